@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs the Debian packages xbuild's build recipe and test suite need.
+# Idempotent: re-running only installs what is missing.
+#  - deb-src entries for trixie and sid are derived from the machine's own
+#    debian.sources (its URIs line is reused; no host name is written here),
+#    so `apt-get source qemu/trixie` works.
+#  - bookworm-backports provides meson >= 1.5 that QEMU 10 requires.
+#  - qemu-user-static is NEVER installed: its postinst may register
+#    binfmt_misc handlers. Fixtures fetch it with `apt-get download` instead.
+set -euo pipefail
+APT_OPTS=(-o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
+export DEBIAN_FRONTEND=noninteractive
+
+src=/etc/apt/sources.list.d/debian.sources
+uris=$(awk '/^URIs:/ && $2 !~ /security/ {print $2; exit}' "$src")
+[ -n "$uris" ] || { echo "install-system-deps: no URIs line in $src" >&2; exit 2; }
+
+changed=0
+if [ ! -f /etc/apt/sources.list.d/xbuild-src.sources ]; then
+  cat > /etc/apt/sources.list.d/xbuild-src.sources <<SRC
+Types: deb-src
+URIs: $uris
+Suites: trixie sid
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: $uris
+Suites: bookworm-backports
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SRC
+  changed=1
+fi
+for a in armhf arm64 armel; do
+  if ! dpkg --print-foreign-architectures | grep -qx "$a"; then
+    dpkg --add-architecture "$a"; changed=1
+  fi
+done
+
+PKGS=(
+  # QEMU static linux-user build
+  build-essential ninja-build pkg-config dpkg-dev python3-venv
+  libglib2.0-dev libpcre2-dev zlib1g-dev libffi-dev libmount-dev libselinux1-dev
+  flex bison git xz-utils bzip2 file
+  # cross compilers for test programs
+  gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi
+  # real parts used by tests and benchmarks
+  docker-registry skopeo buildah docker.io debootstrap proot busybox
+  apache2-utils uidmap fakeroot util-linux iproute2 jq curl
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+meson_ok=0
+if command -v meson >/dev/null && dpkg --compare-versions "$(meson --version)" ge 1.5; then meson_ok=1; fi
+
+if [ ${#missing[@]} -gt 0 ] || [ $meson_ok = 0 ] || [ $changed = 1 ]; then
+  # A mirror mid-sync fails one index now and then: retry, then go on with
+  # what was fetched (a missing foreign-arch security index does not block us).
+  for i in 1 2 3; do
+    apt-get "${APT_OPTS[@]}" update -q && break
+    echo "install-system-deps: apt-get update failed (try $i), retrying" >&2; sleep $((i * 5))
+  done
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  # policy-rc.d keeps package scripts from starting daemons (dockerd, registry):
+  # tests start their own, on loopback, with their own configuration.
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+  apt-get "${APT_OPTS[@]}" install -y -q --no-install-recommends "${missing[@]}"
+  rm -f /usr/sbin/policy-rc.d
+fi
+if [ $meson_ok = 0 ]; then
+  apt-get "${APT_OPTS[@]}" install -y -q --no-install-recommends -t bookworm-backports meson
+fi
+echo "install-system-deps: ok (meson $(meson --version))"

@@ -1,0 +1,20 @@
+// Spawns the built bundle (npm test builds it first): catches bundling
+// regressions such as a CommonJS require() inside the ESM bundle.
+import test from 'ava';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { readFile } from 'node:fs/promises';
+
+const run = promisify(execFile);
+
+test('the bundled bin prints its version', async (t) => {
+  const pkg = JSON.parse(await readFile('package.json', 'utf8'));
+  const { stdout } = await run(process.execPath, ['bin/xbuild.mjs', '--version']);
+  t.is(stdout.trim(), pkg.version);
+});
+
+test('the bundled bin reports a usage error with exit code 2 and no stack', async (t) => {
+  const err = await t.throwsAsync(run(process.execPath, ['bin/xbuild.mjs', 'nope'])) as Error & { code?: number; stderr?: string };
+  t.is(err.code, 2);
+  t.notRegex(err.stderr ?? '', /\n\s+at /);
+});
