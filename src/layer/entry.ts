@@ -1,0 +1,14 @@
+import type { Readable } from 'node:stream';
+
+/** One entry of a layer xbuild builds (the layer builder sorts and normalises them). */
+export interface LayerEntry {
+  /** Path inside the image, relative, no leading slash: "usr/bin/cross-build-start". */
+  path: string;
+  type: 'file' | 'symlink' | 'dir';
+  mode: number;                 // permission bits, e.g. 0o755
+  /** file: content, as bytes or as an opener returning a fresh stream (then size is required). */
+  content?: Buffer | (() => Promise<Readable>);
+  size?: number;
+  /** symlink target. */
+  linkname?: string;
+}
