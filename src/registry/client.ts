@@ -32,6 +32,7 @@ export const MEDIA_TYPES = {
 } as const;
 export const DEFAULT_MANIFEST_ACCEPT = [MEDIA_TYPES.ociIndex, MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerList, MEDIA_TYPES.dockerManifest];
 const MANIFEST_MAX = 4 * 1024 * 1024;
+const PROGRESS_RESETS_RETRIES_BYTES = 1024 * 1024;
 
 export interface RepositoryName { registry: string; repository: string }
 
@@ -348,6 +349,7 @@ export class RegistryClient {
             const start = /^bytes (\d+)-/.exec(cr)?.[1];
             if (start !== undefined && Number(start) !== offset) throw new XbuildError('REGISTRY', `${what}: asked for bytes from ${offset}, got "${cr}"`);
           }
+          // A connection that delivered a good part of the blob earns a fresh retry budget.
           const progressAt = offset;
           for await (const c of res.body) {
             let b = c as Buffer;
@@ -356,7 +358,7 @@ export class RegistryClient {
               b = b.subarray(skip); skip = 0;
             }
             offset += b.length;
-            if (offset > progressAt) failures = 0;
+            if (offset - progressAt >= PROGRESS_RESETS_RETRIES_BYTES) failures = 0;
             if (offset - lastReport >= 256 * 1024 || offset === desc.size) {
               lastReport = offset;
               this.onProgress({ kind: 'bytes', id, label: labelShort, done: offset, total: desc.size });
@@ -470,8 +472,14 @@ export class RegistryClient {
         report(chunk.length);
       };
       for await (const c of verified) {
-        pending.push(c as Buffer); pendingBytes += (c as Buffer).length;
-        if (pendingBytes >= this.chunkBytes) await flush();
+        let b = c as Buffer;
+        while (pendingBytes + b.length >= this.chunkBytes) {
+          const take = this.chunkBytes - pendingBytes;
+          pending.push(b.subarray(0, take)); pendingBytes += take;
+          b = b.subarray(take);
+          await flush();
+        }
+        if (b.length > 0) { pending.push(b); pendingBytes += b.length; }
       }
       if (pendingBytes > 0) await flush();
       const res = await this.call(repo.registry, finish(loc), (s) => s === 201 || s === 204);

@@ -8,7 +8,7 @@
  *   proxy.addFault({ method: 'GET', path: /\/blobs\//, kind: 'reset', afterBytes: 1000, times: 2 });
  *   proxy.addFault({ method: 'PUT', path: /\/manifests\//, kind: 'status', status: 500, times: 1 });
  *   proxy.addFault({ path: /\/blobs\//, kind: 'status', status: 429, retryAfter: 1, times: 1 });
- *   proxy.requests   // [{ method, path, status, fault? }] every request seen, in order
+ *   proxy.requests   // [{ method, path, range?, status, fault? }] every request seen, in order
  *   proxy.clearFaults(); await proxy.stop();
  *
  * A fault applies to the next `times` (default 1; Infinity = always) requests
@@ -26,7 +26,7 @@ export type Fault =
 export interface FaultProxy {
   host: string;
   url: string;
-  requests: Array<{ method: string; path: string; status?: number; fault?: string }>;
+  requests: Array<{ method: string; path: string; range?: string; status?: number; fault?: string }>;
   addFault(f: Fault): void;
   clearFaults(): void;
   stop(): Promise<void>;
@@ -42,6 +42,7 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     const entry: FaultProxy['requests'][number] = { method, path };
+    if (req.headers.range) entry.range = req.headers.range;
     requests.push(entry);
     const f = faults.find((x) => x.left > 0 && (!x.method || x.method === method) && (!x.path || x.path.test(path)));
     if (f) f.left--;
@@ -69,8 +70,12 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
           if (left <= 0) return;
           const part = c.subarray(0, left);
           left -= part.length;
-          res.write(part);
-          if (left <= 0) { ures.destroy(); res.socket?.destroy(); }
+          if (left <= 0) {
+            ures.destroy();
+            res.write(part, () => res.socket?.destroy());
+          } else {
+            res.write(part);
+          }
         });
         ures.on('end', () => res.end());
         return;
