@@ -4,7 +4,7 @@
  *
  *   const reg = await startRegistry({ auth: 'none' | 'htpasswd' | 'token' });
  *   reg.host      // '127.0.0.1:PORT'  (use as the registry part of a reference)
- *   reg.url       // 'http://127.0.0.1:PORT'
+ *   reg.url       // 'http://127.0.0.1:PORT' ('https://...' with { tls: true }: self-signed certificate)
  *   reg.username, reg.password   // for 'htpasswd' and 'token'
  *   reg.storageDir               // <dir>/docker/registry/v2/... (tests may corrupt blobs there)
  *   reg.tokenServer              // for 'token': see token-server.ts (requests log)
@@ -20,7 +20,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
 import http from 'node:http';
-import { startTokenServer, type TokenServer } from './token-server.ts';
+import https from 'node:https';
+import { startTokenServer, type TokenServer, type TokenServerOptions } from './token-server.ts';
 
 export const REGISTRY_BIN = '/usr/bin/docker-registry';
 
@@ -52,7 +53,8 @@ export async function freePort(): Promise<number> {
 
 function probe(url: string): Promise<number | undefined> {
   return new Promise((resolve) => {
-    const req = http.get(url, (res) => { res.resume(); resolve(res.statusCode); });
+    const get = url.startsWith('https:') ? (u: string, cb: (res: http.IncomingMessage) => void) => https.get(u, { rejectUnauthorized: false }, cb) : http.get;
+    const req = get(url, (res) => { res.resume(); resolve(res.statusCode); });
     req.on('error', () => resolve(undefined));
     req.setTimeout(1000, () => { req.destroy(); resolve(undefined); });
   });
@@ -61,7 +63,15 @@ function probe(url: string): Promise<number | undefined> {
 const running = new Set<ChildProcess>();
 process.on('exit', () => { for (const c of running) c.kill('SIGKILL'); });
 
-export async function startRegistry(o: { auth?: 'none' | 'htpasswd' | 'token' } = {}): Promise<TestRegistry> {
+export interface StartRegistryOptions {
+  auth?: 'none' | 'htpasswd' | 'token';
+  /** Extra token server options (auth: 'token'); users always include username/password. */
+  token?: Omit<TokenServerOptions, 'users'>;
+  /** Serve HTTPS with a self-signed certificate (url becomes https://). */
+  tls?: boolean;
+}
+
+export async function startRegistry(o: StartRegistryOptions = {}): Promise<TestRegistry> {
   const auth = o.auth ?? 'none';
   if (!existsSync(REGISTRY_BIN)) {
     throw new Error(`${REGISTRY_BIN} is missing: install Debian's docker-registry (scripts/install-system-deps.sh)`);
@@ -84,8 +94,21 @@ export async function startRegistry(o: { auth?: 'none' | 'htpasswd' | 'token' } 
     writeFileSync(join(dir, 'htpasswd'), line + '\n');
     authYaml = `auth:\n  htpasswd:\n    realm: xbuild-test\n    path: ${join(dir, 'htpasswd')}\n`;
   } else if (auth === 'token') {
-    tokenServer = await startTokenServer({ users: { [username!]: password! } });
+    tokenServer = await startTokenServer({ ...o.token, users: { [username!]: password! } });
     authYaml = `auth:\n  token:\n    realm: ${tokenServer.realm}\n    service: ${tokenServer.service}\n    issuer: ${tokenServer.issuer}\n    rootcertbundle: ${tokenServer.certPath}\n`;
+  }
+
+  let tlsYaml = '';
+  if (o.tls) {
+    try {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+        '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'tls.crt'), '-days', '2', '-subj', '/CN=127.0.0.1',
+        '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'pipe' });
+    } catch (err) {
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`openssl could not make a TLS certificate: ${(err as Error).message}`);
+    }
+    tlsYaml = `  tls:\n    certificate: ${join(dir, 'tls.crt')}\n    key: ${join(dir, 'tls.key')}\n`;
   }
 
   let lastErr = '';
@@ -109,6 +132,7 @@ export async function startRegistry(o: { auth?: 'none' | 'htpasswd' | 'token' } 
       'http:',
       `  addr: 127.0.0.1:${port}`,
       `  secret: xbuild-test-${Math.random().toString(36).slice(2)}`,
+      tlsYaml,
       authYaml,
     ].join('\n'));
     const child = spawn(REGISTRY_BIN, ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: '/usr/bin:/bin' } });
@@ -117,7 +141,7 @@ export async function startRegistry(o: { auth?: 'none' | 'htpasswd' | 'token' } 
     child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-4000); });
     let exited = false;
     child.on('exit', () => { exited = true; running.delete(child); });
-    const url = `http://127.0.0.1:${port}`;
+    const url = `${o.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
     const deadline = Date.now() + 20_000;
     let up = false;
     while (!exited && Date.now() < deadline) {

@@ -8,7 +8,8 @@
  *
  * Policy: valid Basic credentials get every action they ask for; anonymous
  * requests get `pull` only (when anonymousPull, the default) and nothing else;
- * wrong credentials get 401. Tokens are ES256 JWTs whose header carries the
+ * wrong credentials get 401. POST /token takes the OAuth2 form
+ * (grant_type=refresh_token with one of `refreshTokens`). Tokens are ES256 JWTs whose header carries the
  * self-signed certificate in `x5c` (distribution 2.8 checks that chain against
  * rootcertbundle) and its libtrust `kid`.
  */
@@ -38,6 +39,8 @@ export interface TokenServerOptions {
   expiresIn?: number;
   /** Answer the token as `access_token` instead of `token` (both are allowed by the spec). */
   useAccessTokenField?: boolean;
+  /** OAuth2 refresh tokens (Docker's `identitytoken`) accepted by POST /token, mapped to account names. */
+  refreshTokens?: Record<string, string>;
 }
 
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
@@ -75,11 +78,27 @@ export async function startTokenServer(o: TokenServerOptions = {}): Promise<Toke
   const requests: TokenServer['requests'] = [];
 
   const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d: Buffer) => { body += d.toString(); });
+    req.on('end', () => answer(req, res, body));
+  });
+  const answer = (req: http.IncomingMessage, res: http.ServerResponse, body: string) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    const scopes = url.searchParams.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
+    const form = new URLSearchParams(req.method === 'POST' ? body : '');
+    const params = req.method === 'POST' ? form : url.searchParams;
+    const scopes = params.getAll('scope').flatMap((s) => s.split(' ')).filter(Boolean);
     let account: string | undefined;
     const authz = req.headers.authorization;
-    if (authz?.startsWith('Basic ')) {
+    if (req.method === 'POST') {
+      const rt = form.get('refresh_token') ?? '';
+      account = form.get('grant_type') === 'refresh_token' ? o.refreshTokens?.[rt] : undefined;
+      if (!account) {
+        requests.push({ scopes, granted: [] });
+        res.writeHead(401, { 'Content-Type': 'application/json' });
+        res.end(JSON.stringify({ error: 'invalid_grant' }));
+        return;
+      }
+    } else if (authz?.startsWith('Basic ')) {
       const dec = Buffer.from(authz.slice(6), 'base64').toString();
       const i = dec.indexOf(':');
       const [u, p] = [dec.slice(0, i), dec.slice(i + 1)];
@@ -113,7 +132,7 @@ export async function startTokenServer(o: TokenServerOptions = {}): Promise<Toke
     res.end(JSON.stringify(o.useAccessTokenField
       ? { access_token: token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }
       : { token, expires_in: expiresIn, issued_at: new Date(now * 1000).toISOString() }));
-  });
+  };
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   return {
