@@ -47,7 +47,7 @@ PKGS=(
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi
   # real parts used by tests and benchmarks
   docker-registry skopeo buildah docker.io debootstrap proot busybox
-  apache2-utils uidmap fakeroot util-linux iproute2 jq curl
+  apache2-utils uidmap fakeroot util-linux iproute2 jq curl openssl
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -291,9 +291,10 @@ export class RegistryClient {
     digestHex(digest);
     const spec: RequestSpec = { what: `checking blob ${digest} in ${repo.registry}/${repo.repository}`, method: 'HEAD', path: blobPath(repo, digest), scopes: [pullScope(repo.repository)] };
     return this.retrying(async () => {
-      const res = await this.call(repo.registry, spec, (s) => s === 200 || s === 404);
+      // Some registries redirect HEAD to their storage: a redirect means the blob exists.
+      const res = await this.call(repo.registry, spec, (s) => (s >= 200 && s < 400) || s === 404);
       drain(res);
-      return res.status === 200;
+      return res.status !== 404;
     });
   }
 
