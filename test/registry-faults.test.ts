@@ -56,6 +56,26 @@ test.serial('connections reset mid-blob are resumed with Range requests and the 
   t.regex(logs[0]!, /retrying/);
 });
 
+test.serial('a registry that ignores Range: the blob is re-read from the start and the known part skipped', async (t) => {
+  const p2 = await startFaultProxy(reg.url, { ignoreRange: true });
+  t.teardown(() => p2.stop());
+  const c = new RegistryClient({ env: {}, retry: RETRY });
+  t.teardown(() => c.close());
+  p2.addFault({ method: 'GET', path: /\/blobs\/sha256:/, kind: 'reset', afterBytes: 100_000, times: 2 });
+  const got = await readAll(await c.getBlob({ registry: p2.host, repository: 'faults/app' }, desc));
+  t.true(got.equals(data));
+  t.deepEqual(p2.requests.filter((r) => r.path.includes('/blobs/')).map((r) => r.status), [200, 200, 200]);
+});
+
+test.serial('a Retry-After longer than a minute fails at once and says how long to wait', async (t) => {
+  const c = new RegistryClient({ env: {}, retry: RETRY });
+  t.teardown(() => c.close());
+  proxy.addFault({ method: 'GET', path: /\/manifests\//, kind: 'status', status: 429, retryAfter: 3600, times: 1 });
+  const err = await t.throwsAsync(c.getManifest(parseRegistryReference(`${proxy.host}/faults/app:v1`)), { instanceOf: XbuildError });
+  t.is(err!.code, 'REGISTRY');
+  t.regex(err!.message, /429 Too Many Requests .*\(gave up after 1 attempt: the registry asks to wait 3600 s before retrying\)$/);
+});
+
 test.serial('a reset before any answer, 500 and 429 with Retry-After are retried; Retry-After is honoured', async (t) => {
   const c = new RegistryClient({ env: {}, retry: RETRY });
   t.teardown(() => c.close());

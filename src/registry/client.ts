@@ -200,6 +200,10 @@ export class RegistryClient {
 
   private async statusError(registry: string, spec: RequestSpec, url: URL, res: HttpResponse, body: Buffer): Promise<RegistryError> {
     const err = httpError(spec.what, spec.method, url, res.status, res.headers, body);
+    if (err.code === 'NOT_FOUND' && /\/manifests\//.test(url.pathname)) {
+      return new RegistryError('NOT_FOUND', err.message, { status: err.status, method: err.method, url: err.url, ociErrors: err.ociErrors },
+        { hint: 'check the repository and tag; names are normalised as Docker does ("debian" = docker.io/library/debian:latest)' });
+    }
     if (err.code !== 'UNAUTHORIZED') return err;
     const cred = await this.auth.credentials(registry).catch(() => undefined);
     const ch = parseChallenge(res.headers['www-authenticate']);

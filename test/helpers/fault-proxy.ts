@@ -11,6 +11,8 @@
  *   proxy.requests   // [{ method, path, range?, status, fault? }] every request seen, in order
  *   proxy.clearFaults(); await proxy.stop();
  *
+ * `startFaultProxy(target, { ignoreRange: true })` strips Range headers (a
+ * registry that cannot resume: answers 200 with the whole blob).
  * A fault applies to the next `times` (default 1; Infinity = always) requests
  * matching method and path; the first matching rule with uses left wins.
  * `reset` forwards the request and cuts the connection after `afterBytes`
@@ -32,7 +34,7 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-export async function startFaultProxy(target: string): Promise<FaultProxy> {
+export async function startFaultProxy(target: string, opts: { ignoreRange?: boolean } = {}): Promise<FaultProxy> {
   const t = new URL(target);
   const faults: Array<Fault & { left: number }> = [];
   const requests: FaultProxy['requests'] = [];
@@ -60,7 +62,9 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       req.socket.destroy();
       return;
     }
-    const up = http.request({ host: t.hostname, port: t.port, method, path, headers: req.headers }, (ures) => {
+    const headers = { ...req.headers };
+    if (opts.ignoreRange) delete headers.range;
+    const up = http.request({ host: t.hostname, port: t.port, method, path, headers }, (ures) => {
       entry.status = ures.statusCode;
       res.writeHead(ures.statusCode ?? 502, ures.headers);
       if (f?.kind === 'reset') {
