@@ -243,7 +243,11 @@ export class RegistryClient {
     return this.retrying(async () => {
       const res = await this.call(ref.registry, spec, (s) => s === 200);
       let body: Buffer;
-      try { body = await readBody(res, MANIFEST_MAX); } catch (err) { throw networkError(what, 'GET', spec.path as string, ref.registry, err); }
+      try {
+        body = await readBody(res, MANIFEST_MAX);
+      } catch (err) {
+        throw networkError(what, 'GET', new URL(spec.path as string, (await this.endpoint(ref.registry)).origin), ref.registry, err);
+      }
       const digest = sha256Digest(body);
       if (ref.digest && digest !== ref.digest) throw digestMismatch(`manifest ${name}`, { digest: ref.digest }, { digest });
       return { mediaType: manifestMediaType(res.headers['content-type'], body), digest, body };
@@ -375,7 +379,8 @@ export class RegistryClient {
         } catch (err) {
           res?.body.destroy();
           res = undefined;
-          const x = err instanceof XbuildError ? err : networkError(what, 'GET', blobPath(repo, desc.digest), repo.registry, err);
+          const x = err instanceof XbuildError ? err
+            : networkError(what, 'GET', new URL(blobPath(repo, desc.digest), (await this.endpoint(repo.registry)).origin), repo.registry, err);
           if (!x.retryable) throw x;
           failures++;
           if (failures >= this.retry.attempts) throw gaveUp(x, failures);
