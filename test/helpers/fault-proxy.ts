@@ -16,13 +16,16 @@
  * A fault applies to the next `times` (default 1; Infinity = always) requests
  * matching method and path; the first matching rule with uses left wins.
  * `reset` forwards the request and cuts the connection after `afterBytes`
- * bytes of the response body (0 = before any response).
+ * bytes of the response body (0 = before any response). `lose-response`
+ * lets the registry handle the request, then cuts the connection instead of
+ * answering (the client cannot know whether it landed).
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Fault =
   | { method?: string; path?: RegExp; times?: number; kind: 'reset'; afterBytes?: number }
+  | { method?: string; path?: RegExp; times?: number; kind: 'lose-response' }
   | { method?: string; path?: RegExp; times?: number; kind: 'status'; status: number; retryAfter?: number };
 
 export interface FaultProxy {
@@ -66,6 +69,12 @@ export async function startFaultProxy(target: string, opts: { ignoreRange?: bool
     if (opts.ignoreRange) delete headers.range;
     const up = http.request({ host: t.hostname, port: t.port, method, path, headers }, (ures) => {
       entry.status = ures.statusCode;
+      if (f?.kind === 'lose-response') {
+        entry.fault = 'response lost';
+        ures.destroy();
+        res.socket?.destroy();
+        return;
+      }
       res.writeHead(ures.statusCode ?? 502, ures.headers);
       if (f?.kind === 'reset') {
         entry.fault = `reset after ${f.afterBytes} bytes`;
