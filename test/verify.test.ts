@@ -15,7 +15,7 @@ const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest(
 
 async function wrappedArmhf(extra: TarSpec[][] = [], platform = { architecture: 'arm', variant: 'v7' }, root: 'armhf' | 'armel' | 'arm64' = 'armhf') {
   const parts = await xbuildParts(platform.architecture === 'arm64' ? 'aarch64' : 'arm');
-  const layers = [await tarOf(await debianLikeRoot(root)), await tarOf(xbuildLayer(platform.architecture === 'arm64' ? 'aarch64' : 'arm', parts))];
+  const layers = [await tarOf(await debianLikeRoot(root)), await tarOf(await xbuildLayer(parts))];
   for (const e of extra) layers.push(await tarOf(e));
   return { image: memImage('test/wrapped', platform, layers.map((tar) => ({ tar }))), parts };
 }
@@ -37,12 +37,16 @@ test('a correctly wrapped arm/v7 image passes; with the shim build given, the sh
   t.deepEqual(ids(other, 'error'), ['shim-differs-from-build', 'shim-differs-from-build']);
 });
 
+// What cross-build-start leaves in a layer (shims/xbuild-shim.c): /bin/sh is
+// resolved to its final file (/usr/bin/dash), which is renamed to
+// dash.xbuild-orig and replaced by the shim; the state file lists it.
 async function crossBuildStarted(): Promise<TarSpec[]> {
   const parts = await xbuildParts('arm');
+  const dash = await readFile(await elfSample('armhf/dash'));
   return [
-    { name: 'usr/bin/sh', content: parts.shim, mode: 0o755 },
-    { name: 'usr/bin/sh.xbuild-orig', type: 'symlink', linkname: 'dash' },
-    { name: 'usr/lib/xbuild/cross-build-active', content: '/usr/bin/sh\n' },
+    { name: 'usr/bin/dash', content: parts.shim, mode: 0o755 },
+    { name: 'usr/bin/dash.xbuild-orig', content: dash, mode: 0o755 },
+    { name: 'usr/lib/xbuild/cross-build-active', content: '/usr/bin/dash\n' },
   ];
 }
 
@@ -53,15 +57,16 @@ test('cross-build-start without cross-build-end fails and names the findings', a
   t.deepEqual(ids(r, 'error'), ['cross-build-active', 'cross-build-original-left', 'shell-is-shim']);
   const active = r.findings.find((f) => f.id === 'cross-build-active')!;
   t.is(active.path, 'usr/lib/xbuild/cross-build-active');
-  t.regex(active.message, /swapped: \/usr\/bin\/sh/);
+  t.regex(active.message, /swapped: \/usr\/bin\/dash/);
   t.regex(active.hint, /cross-build-end/);
   t.is(r.findings.find((f) => f.id === 'shell-is-shim')!.path, 'bin/sh');
 });
 
 test('cross-build-start then cross-build-end (whiteouts of the saved original and the state file) passes', async (t) => {
+  const dash = await readFile(await elfSample('armhf/dash'));
   const end: TarSpec[] = [
-    { name: 'usr/bin/.wh.sh.xbuild-orig' },
-    { name: 'usr/bin/sh', type: 'symlink', linkname: 'dash' },
+    { name: 'usr/bin/.wh.dash.xbuild-orig' },
+    { name: 'usr/bin/dash', content: dash, mode: 0o755 },
     { name: 'usr/lib/xbuild/.wh.cross-build-active' },
   ];
   const { image } = await wrappedArmhf([await crossBuildStarted(), end]);
@@ -73,7 +78,7 @@ test('cross-build-start then cross-build-end (whiteouts of the saved original an
 test('an opaque directory hides the lower state file', async (t) => {
   const { image } = await wrappedArmhf([await crossBuildStarted(), [
     { name: 'usr/lib/xbuild/', type: 'directory' }, { name: 'usr/lib/xbuild/.wh..wh..opq' },
-    { name: 'usr/bin/.wh.sh.xbuild-orig' }, { name: 'usr/bin/sh', type: 'symlink', linkname: 'dash' },
+    { name: 'usr/bin/.wh.dash.xbuild-orig' }, { name: 'usr/bin/dash', content: await readFile(await elfSample('armhf/dash')), mode: 0o755 },
   ]]);
   t.deepEqual(ids(await verifyImage(image), 'error'), []);
 });
@@ -110,7 +115,7 @@ test('Debian\'s static-pie qemu-arm-static is accepted as static but lacks the x
 test('an emulator for the wrong architecture fails', async (t) => {
   const parts = await xbuildParts('aarch64');
   const image = memImage('test/wrong-emulator', { architecture: 'arm', variant: 'v7' }, [
-    { tar: await tarOf(await debianLikeRoot('armhf')) }, { tar: await tarOf(xbuildLayer('aarch64', parts)) },
+    { tar: await tarOf(await debianLikeRoot('armhf')) }, { tar: await tarOf(await xbuildLayer(parts)) },
   ]);
   const r = await verifyImage(image);
   t.deepEqual(ids(r, 'error'), ['emulator-missing']);
@@ -156,14 +161,14 @@ test('hard links and symlink loops', async (t) => {
     { name: 'usr/bin/dash', content: dash, mode: 0o755 },
     { name: 'usr/bin/sh', type: 'link', linkname: 'usr/bin/dash' },
   ];
-  const img = memImage('t/hl', { architecture: 'arm', variant: 'v7' }, [{ tar: await tarOf(root) }, { tar: await tarOf(xbuildLayer('arm', parts)) }]);
+  const img = memImage('t/hl', { architecture: 'arm', variant: 'v7' }, [{ tar: await tarOf(root) }, { tar: await tarOf(await xbuildLayer(parts)) }]);
   const r = await verifyImage(img);
   t.deepEqual(ids(r, 'error'), []);
   t.true(r.checked.shells.includes('bin/sh'));
 
   const loop = memImage('t/loop', { architecture: 'arm', variant: 'v7' }, [{ tar: await tarOf([
     ...root.slice(0, 2), { name: 'usr/bin/sh', type: 'symlink', linkname: 'sh2' }, { name: 'usr/bin/sh2', type: 'symlink', linkname: '/bin/sh' },
-  ]) }, { tar: await tarOf(xbuildLayer('arm', parts)) }]);
+  ]) }, { tar: await tarOf(await xbuildLayer(parts)) }]);
   const r2 = await verifyImage(loop);
   const missing = r2.findings.find((f) => f.id === 'shell-missing');
   t.regex(missing?.message ?? '', /loop/);

@@ -1,21 +1,22 @@
 // Image cases for verify tests: a Debian-like ARM root file system made of
 // real Debian binaries (dash, busybox), and the xbuild layer (emulator + shims).
 //
-// The xbuild layer uses, in order of preference:
-//  - the real shim from the shim build cache (${XBUILD_CACHE_DIR:-~/.cache/xbuild}/shim/*/xbuild-shim)
-//    and the real patched emulator from the qemu cache (qemu/*/qemu-<arch>-static) when they exist;
-//  - otherwise the gcc-built stand-ins from scripts/fixtures/elf-samples.sh that carry the
-//    same ELF notes (static x86_64, note "xbuild" type 1 / type 2).
-// `xbuildParts()` says which were used so a test can log it.
+// The xbuild layer is the real one: its entries come from xbuildLayerEntries
+// (src/shims/layer.ts, the list wrap builds its layer from) with the real shim
+// (ensureShim builds it into the cache with gcc when missing). The emulator is
+// the real patched one from the qemu cache (${XBUILD_CACHE_DIR:-~/.cache/xbuild}/qemu/*/qemu-<arch>-static)
+// when it has been built, otherwise the gcc-built stand-in from
+// scripts/fixtures/elf-samples.sh that carries the same ELF note (static
+// x86_64, note "xbuild" type 1). `xbuildParts()` says which was used.
 import { readFile, readdir, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../../src/shims/contract.ts';
+import type { Readable } from 'node:stream';
+import { CROSS_BUILD_END, CROSS_BUILD_START } from '../../src/shims/contract.ts';
+import { ensureShim, xbuildCacheRoot } from '../../src/shims/build.ts';
+import { xbuildLayerEntries } from '../../src/shims/layer.ts';
 import type { QemuArch } from '../../src/qemu/cache.ts';
 import { elfSample } from './elf-samples.ts';
 import type { TarSpec } from './mem-image.ts';
-
-const cacheRoot = () => process.env.XBUILD_CACHE_DIR ?? join(homedir(), '.cache', 'xbuild');
 
 async function newestIn(dir: string, file: string): Promise<string | undefined> {
   let best: { p: string; t: number } | undefined;
@@ -27,26 +28,34 @@ async function newestIn(dir: string, file: string): Promise<string | undefined> 
   return best?.p;
 }
 
-export interface XbuildParts { emulator: Buffer; shim: Buffer; emulatorFrom: string; shimFrom: string }
+export interface XbuildParts { arch: QemuArch; emulator: Buffer; shim: Buffer; emulatorFrom: string; shimFrom: string }
 
 export async function xbuildParts(arch: QemuArch): Promise<XbuildParts> {
-  const realShim = await newestIn(join(cacheRoot(), 'shim'), 'xbuild-shim');
-  const realEmu = await newestIn(join(cacheRoot(), 'qemu'), `qemu-${arch}-static`);
-  const shimFrom = realShim ?? await elfSample('synthetic/x86_64-xbuild-note2');
-  const emulatorFrom = realEmu ?? await elfSample('synthetic/x86_64-xbuild-note1');
-  return { emulator: await readFile(emulatorFrom), shim: await readFile(shimFrom), emulatorFrom, shimFrom };
+  const root = xbuildCacheRoot(process.env);
+  const shimFrom = await ensureShim({ cacheRoot: root });
+  const emulatorFrom = await newestIn(join(root, 'qemu'), `qemu-${arch}-static`) ?? await elfSample('synthetic/x86_64-xbuild-note1');
+  return { arch, emulator: await readFile(emulatorFrom), shim: await readFile(shimFrom), emulatorFrom, shimFrom };
 }
 
-/** The xbuild layer's files (paths from src/shims/contract.ts). */
-export function xbuildLayer(arch: QemuArch, parts: { emulator: Buffer; shim: Buffer }): TarSpec[] {
-  const entries: TarSpec[] = [
-    { name: 'usr/', type: 'directory' },
-    { name: 'usr/bin/', type: 'directory' },
-    { name: 'usr/bin/cross-build-end', content: parts.shim, mode: 0o755 },
-    { name: 'usr/bin/cross-build-start', content: parts.shim, mode: 0o755 },
-    { name: emulatorInImage(arch), content: parts.emulator, mode: 0o755 },
-  ];
-  return entries.sort((a, b) => a.name.localeCompare(b.name));
+async function readStream(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(Buffer.from(c as Buffer));
+  return Buffer.concat(parts);
+}
+
+/** The xbuild layer's entries (xbuildLayerEntries) as tar specs. */
+export async function xbuildLayer(parts: XbuildParts): Promise<TarSpec[]> {
+  const entries = await xbuildLayerEntries({ arch: parts.arch, emulatorPath: parts.emulatorFrom, shimPath: parts.shimFrom });
+  const out: TarSpec[] = [];
+  for (const e of entries) {
+    if (e.type === 'dir') out.push({ name: `${e.path}/`, type: 'directory', mode: e.mode });
+    else if (e.type === 'symlink') out.push({ name: e.path, type: 'symlink', linkname: e.linkname });
+    else {
+      const content = Buffer.isBuffer(e.content) ? e.content : e.content ? await readStream(await e.content()) : Buffer.alloc(0);
+      out.push({ name: e.path, content, mode: e.mode });
+    }
+  }
+  return out;
 }
 
 /** A merged-/usr Debian-like root: bin -> usr/bin, sh -> dash, busybox, /etc/shells. */
