@@ -2,7 +2,10 @@
 // verify (issue 5) and wrap both read images only through this function.
 import type { OnProgress } from '../progress.ts';
 import type { ImageOrIndex } from './model.ts';
-import { XbuildError } from '../errors.ts';
+import { XbuildError, wrapError } from '../errors.ts';
+import { formatReference, parseImageName, type ImageReference } from './reference.ts';
+import { readOciLayout } from '../layout/oci-layout.ts';
+import { readDockerArchive } from '../layout/docker-archive.ts';
 
 export interface OpenOptions {
   /** Environment for credentials lookup (DOCKER_CONFIG, HOME); the CLI passes process.env. */
@@ -12,6 +15,22 @@ export interface OpenOptions {
   onProgress?: OnProgress;
 }
 
-export async function openImage(name: string, _opts: OpenOptions): Promise<ImageOrIndex> {
-  throw new XbuildError('UNSUPPORTED', `cannot open ${name}: image sources are not implemented yet`);
+export async function openImage(name: string, opts: OpenOptions): Promise<ImageOrIndex> {
+  return openReference(parseImageName(name), opts);
+}
+
+export async function openReference(ref: ImageReference, _opts: OpenOptions): Promise<ImageOrIndex> {
+  const what = `opening ${formatReference(ref)}`;
+  try {
+    switch (ref.transport) {
+      case 'oci': return await readOciLayout(ref.dir, ref.tag);
+      case 'docker-archive': return await readDockerArchive(ref.file, ref.ref);
+      case 'registry':
+        throw new XbuildError('UNSUPPORTED', 'registry sources need the registry client, which this build does not include yet', {
+          hint: 'use oci:DIR or docker-archive:FILE (e.g. from `skopeo copy docker://... oci:DIR`)',
+        });
+    }
+  } catch (e) {
+    throw wrapError(what, e);
+  }
 }

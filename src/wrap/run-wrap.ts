@@ -1,0 +1,97 @@
+// `xbuild wrap` end to end, minus the process: open the base, wrap it, write
+// or push the result to every destination. Dependencies (how layers are made,
+// how images are pushed) are injected so tests can run every path.
+import type { ImageOrIndex, Platform } from '../oci/model.ts';
+import { openReference, type OpenOptions } from '../oci/open.ts';
+import { formatReference, parseImageName, type RegistryReference } from '../oci/reference.ts';
+import { XbuildError, wrapError } from '../errors.ts';
+import { noProgress, type OnProgress } from '../progress.ts';
+import { writeOciLayout } from '../layout/oci-layout.ts';
+import { writeDockerArchive } from '../layout/docker-archive.ts';
+import { wrapImage, type LayerSource, type WrappedEntry } from './wrap.ts';
+import { ociRefName, repoTag, resolveOutputs, type OutputSpec } from './output.ts';
+
+export interface WrapRequest {
+  /** Base image name (registry reference, oci:DIR[:TAG], docker-archive:FILE[:REF]). */
+  image: string;
+  tags: string[];
+  output?: OutputSpec;
+  platforms?: Platform[];
+  env: Record<string, string | undefined>;
+  insecureRegistries?: string[];
+  sourceDateEpoch?: number;
+  hostArch?: string;
+  xbuildVersion: string;
+}
+
+/** Pushes `image` to `target` (blobs first, manifest last); returns the pushed digest. */
+export type PushImage = (image: ImageOrIndex, target: RegistryReference, opts: { base?: RegistryReference; onProgress: OnProgress } & Pick<OpenOptions, 'env' | 'insecureRegistries'>) => Promise<string>;
+
+export interface WrapDeps {
+  layerSource: LayerSource;
+  push?: PushImage;
+  open?: typeof openReference;
+}
+
+export interface WrapReport {
+  base: string;
+  baseDigest: string;
+  digest: string;
+  mediaType: string;
+  /** Where the result went: "localhost:5000/x:tag", "oci:DIR:TAG", "docker-archive:FILE". */
+  outputs: Array<{ reference: string; digest: string }>;
+  platforms: WrappedEntry[];
+}
+
+export async function runWrap(req: WrapRequest, deps: WrapDeps, onProgress: OnProgress = noProgress): Promise<WrapReport> {
+  // Validate every name before any work (bad input fails fast, nothing written).
+  const baseRef = parseImageName(req.image);
+  const outs = resolveOutputs(req.tags, req.output);
+  if (outs.type === 'registry' && !deps.push) {
+    throw new XbuildError('UNSUPPORTED', 'pushing to a registry is not available in this build', { hint: 'use --output type=oci,dest=DIR or type=docker,dest=FILE' });
+  }
+  const baseName = formatReference(baseRef);
+  const openOpts: OpenOptions = { env: req.env, insecureRegistries: req.insecureRegistries, onProgress };
+  onProgress({ kind: 'step', message: `reading ${baseName}` });
+  const base = await (deps.open ?? openReference)(baseRef, openOpts);
+  const baseDigest = await base.digest();
+  const result = await wrapImage(base, {
+    baseName, layerSource: deps.layerSource, platforms: req.platforms, hostArch: req.hostArch,
+    sourceDateEpoch: req.sourceDateEpoch, xbuildVersion: req.xbuildVersion, onProgress,
+  });
+  if (outs.type === 'docker' && result.image.kind === 'index') {
+    const plats = result.entries.filter((e) => e.action === 'wrapped').map((e) => e.platform);
+    throw new XbuildError('UNSUPPORTED', `a docker-archive holds one platform, and ${baseName} gives ${plats.join(', ')}${result.entries.some((e) => e.action === 'kept') ? ' (and more)' : ''}`, {
+      hint: `pick one with --platform ${plats[0] ?? 'linux/arm/v7'}, or use --output type=oci`,
+    });
+  }
+  const outputs: WrapReport['outputs'] = [];
+  try {
+    if (outs.type === 'oci') {
+      const tags = outs.tags.length ? outs.tags.map(ociRefName) : [undefined];
+      for (const tag of tags) {
+        onProgress({ kind: 'step', message: `writing oci:${outs.dest}${tag ? `:${tag}` : ''}` });
+        const w = await writeOciLayout(outs.dest!, result.image, { tag, onProgress });
+        outputs.push({ reference: `oci:${outs.dest}${tag ? `:${tag}` : ''}`, digest: w.digest });
+      }
+    } else if (outs.type === 'docker') {
+      onProgress({ kind: 'step', message: `writing docker-archive:${outs.dest}` });
+      const img = result.image.kind === 'image' ? result.image : undefined;
+      if (!img) throw new XbuildError('UNSUPPORTED', 'a docker-archive holds a single image');
+      const w = await writeDockerArchive(outs.dest!, img, { repoTags: outs.tags.map(repoTag), onProgress });
+      outputs.push({ reference: `docker-archive:${outs.dest}`, digest: w.digest });
+    } else {
+      for (const t of outs.tags) {
+        const target = formatReference(t);
+        onProgress({ kind: 'step', message: `pushing ${target}` });
+        const digest = await deps.push!(result.image, t, {
+          ...(baseRef.transport === 'registry' ? { base: baseRef } : {}), onProgress, env: req.env, insecureRegistries: req.insecureRegistries,
+        }).catch((e) => { throw wrapError(`pushing ${target}`, e); });
+        outputs.push({ reference: target, digest });
+      }
+    }
+  } catch (e) {
+    throw wrapError(`wrapping ${baseName}`, e);
+  }
+  return { base: baseName, baseDigest, digest: result.digest, mediaType: result.mediaType, outputs, platforms: result.entries };
+}
