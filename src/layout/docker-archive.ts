@@ -108,7 +108,8 @@ async function addEntry(pack: tar.Pack, name: string, size: number, body: Readab
   }
   await new Promise<void>((res, rej) => {
     const w = pack.entry(header, (err) => (err ? rej(err) : res()));
-    body.on('error', (e) => { w.destroy(e); rej(e); });
+    w.on('error', () => {}); // the source's error is what we report (rej below)
+    body.on('error', (e) => { rej(e); w.destroy(); });
     if (onData) body.on('data', (c: Buffer) => onData(c.length));
     body.pipe(w);
   });

@@ -59,7 +59,12 @@ export async function runWrap(req: WrapRequest, deps: WrapDeps, onProgress: OnPr
     baseName, layerSource: deps.layerSource, platforms: req.platforms, hostArch: req.hostArch,
     sourceDateEpoch: req.sourceDateEpoch, xbuildVersion: req.xbuildVersion, onProgress,
   });
-  if (outs.type === 'docker' && result.image.kind === 'index') {
+  let single = result.image;
+  if (outs.type === 'docker' && single.kind === 'index') {
+    const m = await single.manifest();
+    if (m.manifests.length === 1) single = await single.child(m.manifests[0]!);
+  }
+  if (outs.type === 'docker' && single.kind === 'index') {
     const plats = result.entries.filter((e) => e.action === 'wrapped').map((e) => e.platform);
     throw new XbuildError('UNSUPPORTED', `a docker-archive holds one platform, and ${baseName} gives ${plats.join(', ')}${result.entries.some((e) => e.action === 'kept') ? ' (and more)' : ''}`, {
       hint: `pick one with --platform ${plats[0] ?? 'linux/arm/v7'}, or use --output type=oci`,
@@ -76,7 +81,7 @@ export async function runWrap(req: WrapRequest, deps: WrapDeps, onProgress: OnPr
       }
     } else if (outs.type === 'docker') {
       onProgress({ kind: 'step', message: `writing docker-archive:${outs.dest}` });
-      const img = result.image.kind === 'image' ? result.image : undefined;
+      const img = single.kind === 'image' ? single : undefined;
       if (!img) throw new XbuildError('UNSUPPORTED', 'a docker-archive holds a single image');
       const w = await writeDockerArchive(outs.dest!, img, { repoTags: outs.tags.map(repoTag), onProgress });
       outputs.push({ reference: `docker-archive:${outs.dest}`, digest: w.digest });
