@@ -17,7 +17,7 @@ async function listTar(gz: Buffer) {
   const ex = tar.extract();
   const out: Array<{ name: string; type: string; mode: number; uid: number; gid: number; mtime: number; uname?: string; size: number }> = [];
   ex.on('entry', (h, s, next) => { out.push({ name: h.name, type: h.type!, mode: h.mode!, uid: h.uid!, gid: h.gid!, mtime: h.mtime!.getTime(), uname: h.uname, size: h.size ?? 0 }); s.resume(); s.on('end', next); });
-  const done = new Promise((res, rej) => { ex.on('finish', res); ex.on('error', rej); });
+  const done = new Promise<void>((res, rej) => { ex.on('finish', () => res()); ex.on('error', rej); });
   ex.end(gunzipSync(gz));
   await done;
   return out;

@@ -53,7 +53,7 @@ test('a corrupted blob is a DIGEST_MISMATCH when read', async (t) => {
   if (img.kind !== 'image') return t.fail();
   const layer = (await img.layers())[0]!;
   const p = join(d, 'bad', 'blobs', 'sha256', layer.descriptor.digest.slice(7));
-  const buf = await readFile(p); buf[buf.length - 10] ^= 0xff; await writeFile(p, buf);
+  const buf = await readFile(p); buf[buf.length - 10] = buf[buf.length - 10]! ^ 0xff; await writeFile(p, buf);
   const e = await t.throwsAsync(async () => readAll(await layer.open(), 1 << 30), { instanceOf: XbuildError });
   t.is(e!.code, 'DIGEST_MISMATCH');
 });

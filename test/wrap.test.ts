@@ -176,7 +176,7 @@ test('a corrupted base blob fails with DIGEST_MISMATCH and leaves nothing writte
   await cp(join(f, 'armhf'), join(d, 'base'), { recursive: true });
   const base = await readOciLayout(join(d, 'base')) as Image;
   const p = join(d, 'base/blobs/sha256', (await base.manifest()).layers[0]!.digest.slice(7));
-  const buf = await readFile(p); buf[100] ^= 0xff; await writeFile(p, buf);
+  const buf = await readFile(p); buf[100] = buf[100]! ^ 0xff; await writeFile(p, buf);
   await mkdir(join(d, 'o'));
   for (const [type, dest] of [['oci', join(d, 'o', 'layout')], ['docker', join(d, 'o', 'a.tar')]] as const) {
     const e = await t.throwsAsync(runWrap(await request(`oci:${d}/base`, { output: { type, dest } }), { layerSource: standInLayerSource(join(f, 'qemu')) }), { instanceOf: XbuildError });

@@ -98,5 +98,5 @@ export async function runWrap(req: WrapRequest, deps: WrapDeps, onProgress: OnPr
   } catch (e) {
     throw wrapError(`wrapping ${baseName}`, e);
   }
-  return { base: baseName, baseDigest, digest: result.digest, mediaType: result.mediaType, outputs, platforms: result.entries };
+  return { base: baseName, baseDigest, digest: await single.digest(), mediaType: await single.mediaType(), outputs, platforms: result.entries };
 }
