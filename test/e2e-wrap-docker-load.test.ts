@@ -25,9 +25,12 @@ test('e2e (stand-in layer): wrapped docker-archives load into dockerd with the b
   const dockerd = await startDockerd();
   t.teardown(() => dockerd.stop());
   for (const c of cases) {
-    const { stdout } = await dockerd.docker(['load', '-i', join(d, `${c.src}.tar`)]);
-    t.regex(stdout, new RegExp(`Loaded image: ${c.tag}`));
-    const info = JSON.parse((await dockerd.docker(['image', 'inspect', c.tag])).stdout)[0];
+    const load = await dockerd.docker(['load', '-i', join(d, `${c.src}.tar`)]);
+    t.is(load.code, 0, load.stderr);
+    t.regex(load.stdout, new RegExp(`Loaded image: ${c.tag}`));
+    const insp = await dockerd.docker(['image', 'inspect', c.tag]);
+    t.is(insp.code, 0, insp.stderr);
+    const info = JSON.parse(insp.stdout)[0];
     t.is(info.Architecture, c.arch, c.src);
     if (c.variant !== 'v8') t.is(info.Variant, c.variant, c.src);
     t.is(info.RootFS.Layers.length, 2, c.src);

@@ -6,6 +6,7 @@ import { parseOutputSpec } from '../wrap/output.ts';
 import { runWrap, type WrapRequest } from '../wrap/run-wrap.ts';
 import { xbuildLayerSource } from '../wrap/layer-source.ts';
 import { xbuildLayerEntries } from '../shims/layer.ts';
+import { ensureShim, xbuildCacheRoot } from '../shims/build.ts';
 import { createProgressRenderer } from './render-progress.ts';
 import type { CliContext } from './context.ts';
 
@@ -61,7 +62,10 @@ export function registerWrap(program: Command, ctx: CliContext): void {
       const req = wrapRequest(image, flags, ctx);
       const onProgress = createProgressRenderer({ out: ctx.stderr, isTTY: ctx.isTTY, quiet: flags.quiet || flags.json });
       const report = await runWrap(req, {
-        layerSource: xbuildLayerSource({ qemuDir: flags.qemuDir, env: ctx.env, entries: xbuildLayerEntries }),
+        layerSource: xbuildLayerSource({
+          qemuDir: flags.qemuDir, env: ctx.env, entries: xbuildLayerEntries,
+          shimPath: () => ensureShim({ cacheRoot: xbuildCacheRoot(ctx.env), onProgress }),
+        }),
       }, onProgress);
       if (flags.json) {
         ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

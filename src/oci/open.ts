@@ -2,7 +2,9 @@
 // verify (issue 5) and wrap both read images only through this function.
 import type { OnProgress } from '../progress.ts';
 import type { ImageOrIndex } from './model.ts';
-import { XbuildError, wrapError } from '../errors.ts';
+import { wrapError } from '../errors.ts';
+import { RegistryClient } from '../registry/client.ts';
+import { openRegistryImage } from '../layout/registry-image.ts';
 import { formatReference, parseImageName, type ImageReference } from './reference.ts';
 import { readOciLayout } from '../layout/oci-layout.ts';
 import { readDockerArchive } from '../layout/docker-archive.ts';
@@ -13,6 +15,8 @@ export interface OpenOptions {
   /** host[:port] that may be spoken to over plain HTTP (loopback always may). */
   insecureRegistries?: string[];
   onProgress?: OnProgress;
+  /** Reuse this registry client (the caller closes it); default: a new one per call. */
+  registryClient?: RegistryClient;
 }
 
 export async function openImage(name: string, opts: OpenOptions): Promise<ImageOrIndex> {
@@ -25,10 +29,10 @@ export async function openReference(ref: ImageReference, _opts: OpenOptions): Pr
     switch (ref.transport) {
       case 'oci': return await readOciLayout(ref.dir, ref.tag);
       case 'docker-archive': return await readDockerArchive(ref.file, ref.ref);
-      case 'registry':
-        throw new XbuildError('UNSUPPORTED', 'registry sources need the registry client, which this build does not include yet', {
-          hint: 'use oci:DIR or docker-archive:FILE (e.g. from `skopeo copy docker://... oci:DIR`)',
-        });
+      case 'registry': {
+        const client = _opts.registryClient ?? new RegistryClient({ env: _opts.env, insecureRegistries: _opts.insecureRegistries, onProgress: _opts.onProgress });
+        return await openRegistryImage(ref, client);
+      }
     }
   } catch (e) {
     throw wrapError(what, e);

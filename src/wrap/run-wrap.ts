@@ -1,15 +1,24 @@
 // `xbuild wrap` end to end, minus the process: open the base, wrap it, write
 // or push the result to every destination. Dependencies (how layers are made,
 // how images are pushed) are injected so tests can run every path.
-import type { ImageOrIndex, Platform } from '../oci/model.ts';
+import type { ImageOrIndex, Layer, Platform } from '../oci/model.ts';
 import { openReference, type OpenOptions } from '../oci/open.ts';
-import { formatReference, parseImageName, type RegistryReference } from '../oci/reference.ts';
+import { formatReference, parseImageName, type ImageReference } from '../oci/reference.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import { writeOciLayout } from '../layout/oci-layout.ts';
 import { writeDockerArchive } from '../layout/docker-archive.ts';
 import { wrapImage, type LayerSource, type WrappedEntry } from './wrap.ts';
-import { ociRefName, repoTag, resolveOutputs, type OutputSpec } from './output.ts';
+import { ociRefName, repoTag, resolveOutputs, type OutputSpec, type ResolvedOutputs } from './output.ts';
+import { pushImage, type PushSummary } from './push.ts';
+import { RegistryClient, type RegistryClientOptions } from '../registry/client.ts';
+
+async function layersOf(x: ImageOrIndex): Promise<Layer[]> {
+  if (x.kind === 'image') return x.layers();
+  const out: Layer[] = [];
+  for (const d of (await x.manifest()).manifests) out.push(...await layersOf(await x.child(d)));
+  return out;
+}
 
 export interface WrapRequest {
   /** Base image name (registry reference, oci:DIR[:TAG], docker-archive:FILE[:REF]). */
@@ -24,13 +33,24 @@ export interface WrapRequest {
   xbuildVersion: string;
 }
 
-/** Pushes `image` to `target` (blobs first, manifest last); returns the pushed digest. */
-export type PushImage = (image: ImageOrIndex, target: RegistryReference, opts: { base?: RegistryReference; onProgress: OnProgress } & Pick<OpenOptions, 'env' | 'insecureRegistries'>) => Promise<string>;
-
 export interface WrapDeps {
   layerSource: LayerSource;
-  push?: PushImage;
-  open?: typeof openReference;
+  /** Registry client options (tests: retry timings, DNS); env/insecure/progress come from the request. */
+  registry?: Partial<Omit<RegistryClientOptions, 'env' | 'insecureRegistries' | 'onProgress'>>;
+}
+
+/** docker-pull-like wording for the library's progress events. */
+function worded(onProgress: OnProgress, verb: string, mountedFrom: Map<string, string>): OnProgress {
+  const notes: Record<string, (id: string) => string> = {
+    exists: () => 'Layer already exists',
+    mounted: (id) => `Mounted from ${mountedFrom.get(id) ?? 'the base repository'}`,
+    uploaded: () => 'Pushed',
+  };
+  return (ev) => {
+    if (ev.kind === 'bytes') onProgress({ ...ev, id: `${verb}:${ev.id}`, label: `${ev.label}: ${verb}` });
+    else if (ev.kind === 'done' && ev.note && notes[ev.note]) onProgress({ ...ev, id: `Pushing:${ev.id}`, note: notes[ev.note]!(ev.id) });
+    else onProgress(ev);
+  };
 }
 
 export interface WrapReport {
@@ -39,7 +59,7 @@ export interface WrapReport {
   digest: string;
   mediaType: string;
   /** Where the result went: "localhost:5000/x:tag", "oci:DIR:TAG", "docker-archive:FILE". */
-  outputs: Array<{ reference: string; digest: string }>;
+  outputs: Array<{ reference: string; digest: string; blobs?: PushSummary['blobs'] }>;
   platforms: WrappedEntry[];
 }
 
@@ -47,13 +67,23 @@ export async function runWrap(req: WrapRequest, deps: WrapDeps, onProgress: OnPr
   // Validate every name before any work (bad input fails fast, nothing written).
   const baseRef = parseImageName(req.image);
   const outs = resolveOutputs(req.tags, req.output);
-  if (outs.type === 'registry' && !deps.push) {
-    throw new XbuildError('UNSUPPORTED', 'pushing to a registry is not available in this build', { hint: 'use --output type=oci,dest=DIR or type=docker,dest=FILE' });
-  }
   const baseName = formatReference(baseRef);
-  const openOpts: OpenOptions = { env: req.env, insecureRegistries: req.insecureRegistries, onProgress };
+  const mountedFrom = new Map<string, string>();
+  const clientOpts = { ...deps.registry, env: req.env, insecureRegistries: req.insecureRegistries };
+  const pullClient = new RegistryClient({ ...clientOpts, onProgress: worded(onProgress, 'Downloading', mountedFrom) });
+  const pushClient = new RegistryClient({ ...clientOpts, onProgress: worded(onProgress, 'Pushing', mountedFrom) });
+  try {
+    return await wrapWith(req, deps, baseRef, outs, baseName, pullClient, pushClient, mountedFrom, onProgress);
+  } finally {
+    pullClient.close(); pushClient.close();
+  }
+}
+
+async function wrapWith(req: WrapRequest, deps: WrapDeps, baseRef: ImageReference, outs: ResolvedOutputs, baseName: string,
+  pullClient: RegistryClient, pushClient: RegistryClient, mountedFrom: Map<string, string>, onProgress: OnProgress): Promise<WrapReport> {
+  const openOpts: OpenOptions = { env: req.env, insecureRegistries: req.insecureRegistries, onProgress, registryClient: pullClient };
   onProgress({ kind: 'step', message: `reading ${baseName}` });
-  const base = await (deps.open ?? openReference)(baseRef, openOpts);
+  const base = await openReference(baseRef, openOpts);
   const baseDigest = await base.digest();
   const result = await wrapImage(base, {
     baseName, layerSource: deps.layerSource, platforms: req.platforms, hostArch: req.hostArch,
@@ -89,10 +119,11 @@ export async function runWrap(req: WrapRequest, deps: WrapDeps, onProgress: OnPr
       for (const t of outs.tags) {
         const target = formatReference(t);
         onProgress({ kind: 'step', message: `pushing ${target}` });
-        const digest = await deps.push!(result.image, t, {
-          ...(baseRef.transport === 'registry' ? { base: baseRef } : {}), onProgress, env: req.env, insecureRegistries: req.insecureRegistries,
-        }).catch((e) => { throw wrapError(`pushing ${target}`, e); });
-        outputs.push({ reference: target, digest });
+        if (baseRef.transport === 'registry') {
+          for (const l of await layersOf(result.image)) if (l.source) mountedFrom.set(l.descriptor.digest, `${l.source.registry}/${l.source.repository}`);
+        }
+        const pushed = await pushImage(result.image, t, pushClient).catch((e) => { throw wrapError(`pushing ${target}`, e); });
+        outputs.push({ reference: target, digest: pushed.digest, blobs: pushed.blobs });
       }
     }
   } catch (e) {
