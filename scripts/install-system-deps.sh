@@ -45,6 +45,7 @@ PKGS=(
   flex bison git xz-utils bzip2 file
   # cross compilers for test programs
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi
+  libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-armel-cross
   # real parts used by tests and benchmarks
   docker-registry skopeo buildah docker.io debootstrap proot busybox
   apache2-utils uidmap fakeroot util-linux iproute2 jq curl
