@@ -15,7 +15,8 @@ const PLATFORMS = [
 let e: E2e | undefined;
 const wrapped = new Map<string, string>();
 
-test.before(async () => {
+test.before(async (t) => {
+  t.timeout(45 * 60_000, 'fixture images, registry, wrap and builders'); // see ava's global inactivity timeout
   e = await startE2e();
   const dir = await step('building busybox fixtures', busyboxImages);
   for (const p of PLATFORMS) wrapped.set(p.name, await step(`wrapping ${p.name}`, () => pushAndWrap(e!, dir, p.name)));
@@ -26,6 +27,7 @@ test.after.always(async () => { await e?.stop(); });
 for (const builder of BUILDERS) {
   for (const p of PLATFORMS) {
     test.serial(`${builder} builds base-images/busybox/Dockerfile on ${p.platform}; xbuild verify passes`, async (t) => {
+    t.timeout(40 * 60_000, 'one build under emulation');
       const tag = `${e!.registry.host}/out/${p.name}:${builder}`;
       const r = await buildAndPush(e!, builder, { dockerfile: 'busybox/Dockerfile', base: wrapped.get(p.name)!, platform: p.platform, tag });
       t.log(`${builder} ${p.platform}: build ${r.buildMs} ms, push ${r.pushMs} ms`);

@@ -11,7 +11,8 @@ const NAME = 'debian-bookworm-arm64';
 let e: E2e | undefined;
 let base = '';
 
-test.before(async () => {
+test.before(async (t) => {
+  t.timeout(45 * 60_000, 'fixture images, registry, wrap and builders'); // see ava's global inactivity timeout
   e = await startE2e();
   const dir = await step(`building the ${NAME} fixture`, () => debianImage('arm64'));
   base = await step(`wrapping ${NAME}`, () => pushAndWrap(e!, dir, NAME));
@@ -21,6 +22,7 @@ test.after.always(async () => { await e?.stop(); });
 
 for (const builder of BUILDERS) {
   test.serial(`${builder} builds base-images/${NAME}/Dockerfile (apt, nodejs, #!/usr/bin/env); xbuild verify passes`, async (t) => {
+    t.timeout(40 * 60_000, 'one build under emulation');
     const tag = `${e!.registry.host}/out/${NAME}:${builder}`;
     const r = await buildAndPush(e!, builder, { dockerfile: `${NAME}/Dockerfile`, base, platform: 'linux/arm64/v8', tag });
     t.log(`${builder}: build ${r.buildMs} ms, push ${r.pushMs} ms`);
