@@ -412,13 +412,14 @@ static int run_shell(const char *execfn, int argc, char **argv, char **envp)
     }
     emulator_path(emu, arch);
 
-    /* emulator -execve -0 argv0 original args... : one exec, same process */
-    char *nargv[argc + 6];
+    /* emulator -execve -0 argv0 -- original args... : one exec, same process */
+    char *nargv[argc + 7];
     int n = 0;
     nargv[n++] = emu;
     nargv[n++] = XB_EXECVE_FLAG;
     nargv[n++] = "-0";
     nargv[n++] = (argc > 0 && argv[0]) ? argv[0] : (char *)execfn;
+    nargv[n++] = "--";
     nargv[n++] = orig;
     for (int i = 1; i < argc; i++) nargv[n++] = argv[i];
     nargv[n] = 0;

@@ -259,11 +259,11 @@ __asm__(".pushsection .note.xbuild,\"a\",@note\n.balign 4\n.long 7\n.long 4\n.lo
   const started = await chrootRun(root, ['/usr/bin/cross-build-start']);
   t.is(started.code, 0, started.stderr);
   let r = await chrootRun(root, ['/bin/sh', '-c', 'echo hi', 'arg0', 'x y']);
-  t.is(r.stdout, '/usr/bin/qemu-arm-static|-execve|-0|/bin/sh|/bin/busybox.xbuild-orig|-c|echo hi|arg0|x y|\n', r.stderr);
+  t.is(r.stdout, '/usr/bin/qemu-arm-static|-execve|-0|/bin/sh|--|/bin/busybox.xbuild-orig|-c|echo hi|arg0|x y|\n', r.stderr);
   r = await chrootRun(root, ['/bin/ash', '-l']);
-  t.is(r.stdout, '/usr/bin/qemu-arm-static|-execve|-0|/bin/ash|/bin/busybox.xbuild-orig|-l|\n', r.stderr);
+  t.is(r.stdout, '/usr/bin/qemu-arm-static|-execve|-0|/bin/ash|--|/bin/busybox.xbuild-orig|-l|\n', r.stderr);
   // a #! script whose interpreter is the shim: the kernel passes the script as AT_EXECFN, argv[0] is the interpreter
   await writeFile(join(root, 'tmp/script'), '#!/bin/sh\necho never\n', { mode: 0o755 });
   r = await chrootRun(root, ['/tmp/script', 'a1']);
-  t.is(r.stdout, '/usr/bin/qemu-arm-static|-execve|-0|/bin/sh|/bin/busybox.xbuild-orig|/tmp/script|a1|\n', r.stderr);
+  t.is(r.stdout, '/usr/bin/qemu-arm-static|-execve|-0|/bin/sh|--|/bin/busybox.xbuild-orig|/tmp/script|a1|\n', r.stderr);
 });
