@@ -172,3 +172,13 @@ test('token mode: an identitytoken is exchanged with the OAuth2 refresh_token gr
   t.regex(err!.message, /rejected the identity token/);
   t.false(err!.message.includes('stale'));
 });
+
+test('token mode: distribution accepts tokens whose key is named by libtrust kid only (token server self-check)', async (t) => {
+  const reg = await startRegistry({ auth: 'token', token: { kidOnly: true } });
+  t.teardown(() => reg.stop());
+  const c = new RegistryClient({ env: { DOCKER_CONFIG: reg.dockerConfig() }, retry: { attempts: 1 } });
+  t.teardown(() => c.close());
+  const data = Buffer.from('kid only');
+  const desc = { mediaType: 'x', digest: sha256Digest(data), size: data.length };
+  t.is(await c.pushBlob({ registry: reg.host, repository: 'kid/x' }, desc, async () => Readable.from([data])), 'uploaded');
+});

@@ -32,3 +32,20 @@ export async function assertNoArmBinfmt(): Promise<void> {
     throw new Error(`binfmt_misc has ARM handlers registered (${h.join(', ')}): tests that claim to work without binfmt would prove nothing`);
   }
 }
+
+/**
+ * Proof by experiment: asks the host kernel to exec an ARM/AArch64 static binary
+ * directly. Without a binfmt_misc handler the kernel refuses with ENOEXEC; throws
+ * if the binary ran (or failed for another reason).
+ */
+export async function assertHostCannotExecArm(binary: string): Promise<void> {
+  const { spawn } = await import('node:child_process');
+  const outcome = await new Promise<string>((resolve) => {
+    const child = spawn(binary, [], { stdio: 'ignore' });
+    child.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
+    child.on('exit', (code, signal) => resolve(`ran (exit ${code ?? signal})`));
+  });
+  if (outcome !== 'ENOEXEC') {
+    throw new Error(`exec of ARM binary ${binary} on the host gave ${outcome}, expected ENOEXEC: something (binfmt_misc?) runs ARM binaries here`);
+  }
+}
