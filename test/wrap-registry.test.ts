@@ -131,3 +131,16 @@ test.serial('fault injection (stand-in layer): resets mid-blob and 500/429 answe
   t.is(await c.headManifest({ transport: 'registry', registry: reg.host, repository: 'given-up/busybox', tag: 'armhf' }), undefined);
   c.close();
 });
+
+test.serial('token auth (distribution with a token realm): registry -> registry with cross-repository mount, credentials from DOCKER_CONFIG', async (t) => {
+  const treg = await startRegistry({ auth: 'token' });
+  t.teardown(() => treg.stop());
+  await run('skopeo', ['copy', '-q', '--dest-tls-verify=false', '--dest-creds', `${treg.username}:${treg.password}`, `oci:${f}/arm64`, `docker://${treg.host}/base/busybox:arm64`]);
+  const env = { DOCKER_CONFIG: treg.dockerConfig() };
+  const rep = await runWrap(req(`${treg.host}/base/busybox:arm64`, [`${treg.host}/team/busybox:arm64-xbuild`], { env }), deps());
+  t.deepEqual(rep.outputs[0]!.blobs, { mounted: 1, uploaded: 2, exists: 0 });
+  const info = JSON.parse((await run('skopeo', ['inspect', '--tls-verify=false', '--creds', `${treg.username}:${treg.password}`, `docker://${treg.host}/team/busybox:arm64-xbuild`])).stdout);
+  t.is(info.Layers.length, 2); t.is(info.Architecture, 'arm64');
+  const e = await t.throwsAsync(runWrap(req(`${treg.host}/base/busybox:arm64`, [`${treg.host}/team/busybox:x`], { env: { DOCKER_CONFIG: treg.dockerConfig({ username: treg.username!, password: 'wrong' }) } }), deps()), { instanceOf: XbuildError });
+  t.is(e!.code, 'UNAUTHORIZED'); t.notRegex(e!.message, /\n/);
+});
