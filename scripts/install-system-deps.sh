@@ -49,6 +49,8 @@ PKGS=(
   # real parts used by tests and benchmarks
   docker-registry skopeo buildah docker.io debootstrap proot busybox
   apache2-utils uidmap fakeroot util-linux iproute2 jq curl openssl
+  # end-to-end: generates the tiny autoconf project built inside ARM images
+  autoconf
 )
 missing=()
 for p in "${PKGS[@]}"; do
