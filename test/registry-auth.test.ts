@@ -2,7 +2,7 @@
 // auths, credsStore, credHelpers with a test-only helper script on PATH), the
 // challenge parser, and those credentials used against real registries.
 import test from 'ava';
-import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync as mkdtempRaw, rmSync, writeFileSync, mkdirSync, chmodSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,6 +12,11 @@ import { RegistryClient } from '../src/registry/client.ts';
 import { sha256Digest } from '../src/oci/digest.ts';
 import { XbuildError } from '../src/errors.ts';
 import { startRegistry, type TestRegistry } from './helpers/registry.ts';
+
+// Temp dirs made by this file, removed after its tests.
+const tempDirs: string[] = [];
+const mkdtempSync = (prefix: string) => { const d = mkdtempRaw(prefix); tempDirs.push(d); return d; };
+test.after.always(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
