@@ -30,9 +30,12 @@ async function newestIn(dir: string, file: string): Promise<string | undefined> 
 
 export interface XbuildParts { arch: QemuArch; emulator: Buffer; shim: Buffer; emulatorFrom: string; shimFrom: string }
 
+let shimPath: Promise<string> | undefined;
+
 export async function xbuildParts(arch: QemuArch): Promise<XbuildParts> {
   const root = xbuildCacheRoot(process.env);
-  const shimFrom = await ensureShim({ cacheRoot: root });
+  shimPath ??= ensureShim({ cacheRoot: root });
+  const shimFrom = await shimPath;
   const emulatorFrom = await newestIn(join(root, 'qemu'), `qemu-${arch}-static`) ?? await elfSample('synthetic/x86_64-xbuild-note1');
   return { arch, emulator: await readFile(emulatorFrom), shim: await readFile(shimFrom), emulatorFrom, shimFrom };
 }
