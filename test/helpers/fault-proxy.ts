@@ -11,16 +11,21 @@
  *   proxy.requests   // [{ method, path, range?, status, fault? }] every request seen, in order
  *   proxy.clearFaults(); await proxy.stop();
  *
+ * `startFaultProxy(target, { ignoreRange: true })` strips Range headers (a
+ * registry that cannot resume: answers 200 with the whole blob).
  * A fault applies to the next `times` (default 1; Infinity = always) requests
  * matching method and path; the first matching rule with uses left wins.
  * `reset` forwards the request and cuts the connection after `afterBytes`
- * bytes of the response body (0 = before any response).
+ * bytes of the response body (0 = before any response). `lose-response`
+ * lets the registry handle the request, then cuts the connection instead of
+ * answering (the client cannot know whether it landed).
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type Fault =
   | { method?: string; path?: RegExp; times?: number; kind: 'reset'; afterBytes?: number }
+  | { method?: string; path?: RegExp; times?: number; kind: 'lose-response' }
   | { method?: string; path?: RegExp; times?: number; kind: 'status'; status: number; retryAfter?: number };
 
 export interface FaultProxy {
@@ -32,7 +37,7 @@ export interface FaultProxy {
   stop(): Promise<void>;
 }
 
-export async function startFaultProxy(target: string): Promise<FaultProxy> {
+export async function startFaultProxy(target: string, opts: { ignoreRange?: boolean } = {}): Promise<FaultProxy> {
   const t = new URL(target);
   const faults: Array<Fault & { left: number }> = [];
   const requests: FaultProxy['requests'] = [];
@@ -60,8 +65,16 @@ export async function startFaultProxy(target: string): Promise<FaultProxy> {
       req.socket.destroy();
       return;
     }
-    const up = http.request({ host: t.hostname, port: t.port, method, path, headers: req.headers }, (ures) => {
+    const headers = { ...req.headers };
+    if (opts.ignoreRange) delete headers.range;
+    const up = http.request({ host: t.hostname, port: t.port, method, path, headers }, (ures) => {
       entry.status = ures.statusCode;
+      if (f?.kind === 'lose-response') {
+        entry.fault = 'response lost';
+        ures.destroy();
+        res.socket?.destroy();
+        return;
+      }
       res.writeHead(ures.statusCode ?? 502, ures.headers);
       if (f?.kind === 'reset') {
         entry.fault = `reset after ${f.afterBytes} bytes`;
