@@ -113,3 +113,19 @@ test('the bundled bin verifies an oci: layout with exit code 1 and JSON on stdou
   t.is(err.code, 1);
   t.false(JSON.parse(err.stdout ?? '{}').passed);
 });
+
+test('a layer blob that does not match its digest makes verify exit 2 (could not run), not a finding', async (t) => {
+  const { good } = await images();
+  const dir = await tmp(t);
+  await writeOciLayout(join(dir, 'l'), good, { tag: 'good' });
+  const layer = (await good.layers())[0]!;
+  const { writeFile } = await import('node:fs/promises');
+  const path = join(dir, 'l', 'blobs', 'sha256', layer.descriptor.digest.slice(7));
+  const bytes = await readFile(path);
+  bytes[bytes.length - 20] = bytes[bytes.length - 20]! ^ 0xff; // flip a byte near the gzip trailer
+  await writeFile(path, bytes);
+  const c = capture();
+  t.is(await runCli(['verify', '-q', `oci:${join(dir, 'l')}:good`], c.ctx), 2);
+  t.regex(c.stderr(), /^xbuild: .*(digest|sha256|mismatch|tar|gzip)/i);
+  t.is(c.stdout(), '');
+});
