@@ -254,3 +254,12 @@ test('an image asked for with --platform it is not is a NOT_FOUND error', async 
   t.is(err?.code, 'NOT_FOUND');
   t.true((await verifyImage(image, { platform: 'linux/arm' })).passed, 'arm without variant matches arm/v7');
 });
+
+test('when the capture limits cut PT_DYNAMIC, linkage is reported as not proven instead of passing', async (t) => {
+  const pie = await readFile(await elfSample('amd64/qemu-arm-static'));
+  const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: pie, mode: 0o755 }]]);
+  const r = await verifyImage(image, { limits: { wholeFileMax: 1024, headBytes: 64 << 10, segmentMax: 16 } });
+  const unread = r.findings.find((f) => f.id === 'file-unreadable' && f.path === 'usr/bin/qemu-arm-static');
+  t.truthy(unread);
+  t.regex(unread!.message, /PT_DYNAMIC/);
+});

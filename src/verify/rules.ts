@@ -148,6 +148,9 @@ function checkHostBinary(view: FsView<ContentInfo>, path: string, role: 'emulato
     out.push(finding(id('not-host-native'), path, `${shown} is ${describeMachine(e.machine)} ELF${e.class}, not x86_64 (62) ELF64: the host kernel cannot run it`, hint));
     problems.push('other');
   }
+  if (e.incomplete.some((x) => x === 'PT_DYNAMIC' || x === 'PT_INTERP')) {
+    out.push(finding('file-unreadable', path, `${shown}: ${e.incomplete.join(', ')} could not be read within verify's capture limits, so its linkage is not proven`, 'report this image to the xbuild maintainers'));
+  }
   if (e.linkage === 'dynamic') {
     const why = [e.interpreter !== undefined ? `interpreter ${e.interpreter}` : '', e.needed.length ? `needs ${e.needed.slice(0, 4).join(', ')}${e.needed.length > 4 ? ', ...' : ''}` : ''].filter(Boolean).join('; ');
     out.push(finding(id('dynamic'), path, `${shown} is dynamically linked (${why}): inside the image it fails with "no such file or directory"`, hint));
