@@ -16,8 +16,8 @@ const ARCHES: DebArch[] = ['armhf', 'arm64'];
 const FLAVORS: RootFlavor[] = ['debian-dash', 'busybox', 'debian-bash'];
 /** uname -m as the emulator reports it. */
 const UNAME: Record<DebArch, string> = { armhf: 'armv7l', arm64: 'aarch64', armel: 'armv5tel' };
-/** A -cpu model whose HWCAP differs from the default ("max"). */
-const OTHER_CPU: Record<DebArch, string> = { armhf: 'arm1176', arm64: 'cortex-a53', armel: 'arm926' };
+/** A -cpu model that runs Debian's binaries and whose HWCAP differs from the default ("max"). */
+const OTHER_CPU: Record<DebArch, string> = { armhf: 'cortex-a9', arm64: 'cortex-a53', armel: 'arm926' };
 
 const guests = new Map<string, Guest>();
 const emulators = new Map<DebArch, string>();
