@@ -144,3 +144,12 @@ test.serial('token auth (distribution with a token realm): registry -> registry 
   const e = await t.throwsAsync(runWrap(req(`${treg.host}/base/busybox:arm64`, [`${treg.host}/team/busybox:x`], { env: { DOCKER_CONFIG: treg.dockerConfig({ username: treg.username!, password: 'wrong' }) } }), deps()), { instanceOf: XbuildError });
   t.is(e!.code, 'UNAUTHORIZED'); t.notRegex(e!.message, /\n/);
 });
+
+test.serial('Docker v2 media types (stand-in layer): oci layout with Docker manifest -> registry; distribution accepts it and skopeo reads it', async (t) => {
+  const rep = await runWrap(req(`oci:${f}/armhf-docker`, [`${reg.host}/docker-types/busybox:armhf`]), deps());
+  const m = await inspect(`${reg.host}/docker-types/busybox:armhf`, true);
+  t.is(m.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  t.is(m.layers.length, 2);
+  t.is(m.layers[1].mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
+  t.is((await inspect(`${reg.host}/docker-types/busybox:armhf`)).Digest, rep.digest);
+});
