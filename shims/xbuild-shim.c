@@ -412,13 +412,14 @@ static int run_shell(const char *execfn, int argc, char **argv, char **envp)
     }
     emulator_path(emu, arch);
 
-    /* emulator -execve -0 argv0 original args... : one exec, same process */
-    char *nargv[argc + 6];
+    /* emulator -execve -0 argv0 -- original args... : one exec, same process */
+    char *nargv[argc + 7];
     int n = 0;
     nargv[n++] = emu;
     nargv[n++] = XB_EXECVE_FLAG;
     nargv[n++] = "-0";
     nargv[n++] = (argc > 0 && argv[0]) ? argv[0] : (char *)execfn;
+    nargv[n++] = "--";
     nargv[n++] = orig;
     for (int i = 1; i < argc; i++) nargv[n++] = argv[i];
     nargv[n] = 0;
@@ -565,12 +566,19 @@ static const char *const dpkg_hook_text =
     "# dpkg run, swap again the shells a package upgrade has just replaced.\n"
     "post-invoke=" XB_START_NAME " --refresh\n";
 
-/* The shells to consider: /bin/sh, /etc/shells, and (for refresh/end) the state list. */
+/*
+ * The shells to consider: /bin/sh, every line of /etc/shells, the usual shell
+ * paths (for images without /etc/shells, so `SHELL ["/bin/bash", "-c"]` still
+ * works), and (for refresh/end) the state list. Only existing guest programs
+ * are swapped; symlinks to one file count once.
+ */
 static void candidate_shells(struct list *c, const struct list *state)
 {
+    static const char *const usual[] = {"/bin/sh", "/bin/bash", "/bin/dash", "/bin/ash", "/bin/zsh", "/bin/ksh", "/bin/mksh", 0};
     c->n = 0;
     list_add(c, "/bin/sh");
     if (read_small("/etc/shells") >= 0) lines_into(c);
+    for (int i = 0; usual[i]; i++) list_add(c, usual[i]);
     for (int i = 0; i < state->n; i++) list_add(c, state->path[i]);
 }
 

@@ -236,3 +236,30 @@ test('a broken layer is an INVALID_IMAGE error (could not run), not a finding', 
   const err = await t.throwsAsync(verifyImage(img), { instanceOf: XbuildError });
   t.is(err?.code, 'INVALID_IMAGE');
 });
+
+test('uncompressed tar layers are read; zstd layers are refused as UNSUPPORTED (could not run)', async (t) => {
+  const root = await tarOf(await debianLikeRoot('armhf'));
+  const parts = await xbuildParts('arm');
+  const plain = memImage('t/plain', { architecture: 'arm', variant: 'v7' }, [{ tar: root, gzip: false }, { tar: await tarOf(await xbuildLayer(parts)), gzip: false }]);
+  t.true((await verifyImage(plain)).passed);
+  const zstdLike = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(64)]);
+  const z = memImage('t/zstd', { architecture: 'arm', variant: 'v7' }, [{ tar: zstdLike, gzip: false }]);
+  const err = await t.throwsAsync(verifyImage(z), { instanceOf: XbuildError });
+  t.is(err?.code, 'UNSUPPORTED');
+});
+
+test('an image asked for with --platform it is not is a NOT_FOUND error', async (t) => {
+  const { image } = await wrappedArmhf();
+  const err = await t.throwsAsync(verifyImage(image, { platform: 'linux/arm64' }), { instanceOf: XbuildError });
+  t.is(err?.code, 'NOT_FOUND');
+  t.true((await verifyImage(image, { platform: 'linux/arm' })).passed, 'arm without variant matches arm/v7');
+});
+
+test('when the capture limits cut PT_DYNAMIC, linkage is reported as not proven instead of passing', async (t) => {
+  const pie = await readFile(await elfSample('amd64/qemu-arm-static'));
+  const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: pie, mode: 0o755 }]]);
+  const r = await verifyImage(image, { limits: { wholeFileMax: 1024, headBytes: 64 << 10, segmentMax: 16 } });
+  const unread = r.findings.find((f) => f.id === 'file-unreadable' && f.path === 'usr/bin/qemu-arm-static');
+  t.truthy(unread);
+  t.regex(unread!.message, /PT_DYNAMIC/);
+});

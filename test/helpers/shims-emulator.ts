@@ -9,15 +9,14 @@ import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import type { QemuArch } from '../../src/qemu/cache.ts';
 import { NT_XBUILD_EXECVE, XBUILD_NOTE_NAME } from '../../src/shims/contract.ts';
-import { readElf64Facts } from '../../src/shims/elf-check.ts';
+import { findNote, inspectElf } from '../../src/elf/inspect.ts';
 import { cacheRoot } from './shims-roots.ts';
 
 const run = promisify(execFile);
 
 export async function hasExecveNote(path: string): Promise<boolean> {
   try {
-    const facts = readElf64Facts(await readFile(path));
-    return facts.notes.some((n) => n.name === XBUILD_NOTE_NAME && n.type === NT_XBUILD_EXECVE);
+    return findNote(inspectElf(await readFile(path), path), XBUILD_NOTE_NAME, NT_XBUILD_EXECVE) !== undefined;
   } catch {
     return false;
   }
