@@ -153,3 +153,16 @@ test.serial('Docker v2 media types (stand-in layer): oci layout with Docker mani
   t.is(m.layers[1].mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
   t.is((await inspect(`${reg.host}/docker-types/busybox:armhf`)).Digest, rep.digest);
 });
+
+test.serial('docker-archive source (stand-in layer) -> registry: archive layers pushed as stored, result readable by skopeo', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'xbuild-wrap-reg-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await run('skopeo', ['copy', '-q', `oci:${f}/armhf`, `docker-archive:${join(dir, 'base.tar')}:fixture/armhf:1`]);
+  const rep = await runWrap(req(`docker-archive:${join(dir, 'base.tar')}`, [`${reg.host}/from-archive/busybox:armhf`]), deps());
+  const m = await inspect(`${reg.host}/from-archive/busybox:armhf`, true);
+  t.is(m.layers.length, 2);
+  const info = await inspect(`${reg.host}/from-archive/busybox:armhf`);
+  t.is(info.Digest, rep.digest); t.is(info.Architecture, 'arm');
+  const cfg = JSON.parse((await run('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${reg.host}/from-archive/busybox:armhf`])).stdout);
+  t.is(cfg.rootfs.diff_ids.length, 2);
+});
