@@ -21,6 +21,7 @@ let ctxDir = '';
 let armCtx = '';
 
 test.before(async (t) => {
+  t.timeout(20 * 60_000, 'fixtures, registry and builders');
   await step('asserting no ARM binfmt_misc handler on the host', assertNoArmBinfmt);
   registry = await step('starting the test registry', startE2eRegistry);
   const images = await step('building busybox fixtures', busyboxImages);

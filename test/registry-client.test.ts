@@ -96,6 +96,7 @@ for (const auth of ['none', 'htpasswd', 'token'] as const) {
     t.false(err!.retryable);
     t.regex(err!.message, /getting manifest 127\.0\.0\.1:\d+\/no\/such:tag: 404 Not Found \((MANIFEST|NAME)_UNKNOWN/);
     t.false(err!.message.includes('\n'));
+    t.regex(err!.hint!, /check the repository and tag/);
     t.is(await c.headManifest(parseRegistryReference(`${reg.host}/no/such:tag`)), undefined);
     const b = blob(10);
     const e2 = await t.throwsAsync(c.getBlob({ registry: reg.host, repository: `xbuild/${auth}/app` }, b.desc), { instanceOf: XbuildError });

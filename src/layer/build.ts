@@ -71,7 +71,8 @@ export function tarStream(entries: NormalEntry[], mtime: Date): Readable {
         const src = await (e.content as () => Promise<Readable>)();
         await new Promise<void>((res, rej) => {
           const w = pack.entry({ ...common, name: e.path, type: 'file', mode: e.mode, size: e.size! }, (err) => (err ? rej(err) : res()));
-          src.on('error', (err) => { w.destroy(err); rej(err); });
+          w.on('error', () => {}); // reported through rej
+          src.on('error', (err) => { rej(err); w.destroy(); });
           src.pipe(w);
         });
       }

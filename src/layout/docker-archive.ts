@@ -14,6 +14,7 @@ import { parseConfig } from '../oci/manifest.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import { readAll, sha256Digest, verifying } from './blob.ts';
+import { formatReference, parseRegistryReference } from '../oci/reference.ts';
 import { indexTar, resolveMember, type TarMember } from './tar-index.ts';
 
 interface ArchiveManifestEntry { Config: string; RepoTags?: string[] | null; Layers: string[] }
@@ -46,8 +47,8 @@ export async function readDockerArchive(file: string, ref?: string): Promise<Ima
   if (!Array.isArray(entries) || entries.length === 0) throw new XbuildError('INVALID_IMAGE', `${file}: manifest.json lists no image`);
   let entry: ArchiveManifestEntry | undefined;
   if (ref) {
-    const want = [ref, `docker.io/library/${ref}`, ref.replace(/^docker\.io\/(library\/)?/, '')];
-    entry = entries.find((e) => (e.RepoTags ?? []).some((t) => want.includes(t)));
+    const want = canonicalTag(ref);
+    entry = entries.find((e) => (e.RepoTags ?? []).some((t) => canonicalTag(t) === want));
     if (!entry) throw new XbuildError('NOT_FOUND', `no image tagged "${ref}" in ${file}`, { hint: `tags there: ${entries.flatMap((e) => e.RepoTags ?? []).join(', ') || '(none)'}` });
   } else {
     if (entries.length > 1) throw new XbuildError('USAGE', `${file} holds ${entries.length} images; name one`, { hint: `use docker-archive:${file}:NAME:TAG with one of: ${entries.flatMap((e) => e.RepoTags ?? []).join(', ')}` });
@@ -92,6 +93,11 @@ export async function readDockerArchive(file: string, ref?: string): Promise<Ima
   };
 }
 
+/** RepoTags spellings differ (debian:latest, docker.io/library/debian:latest): compare canonical forms. */
+function canonicalTag(t: string): string {
+  try { return formatReference(parseRegistryReference(t)); } catch { return t; }
+}
+
 function blobName(digest: string): string { return `blobs/sha256/${digest.slice(7)}`; }
 
 async function addEntry(pack: tar.Pack, name: string, size: number, body: Readable | Buffer, onData?: (n: number) => void): Promise<void> {
@@ -102,7 +108,8 @@ async function addEntry(pack: tar.Pack, name: string, size: number, body: Readab
   }
   await new Promise<void>((res, rej) => {
     const w = pack.entry(header, (err) => (err ? rej(err) : res()));
-    body.on('error', (e) => { w.destroy(e); rej(e); });
+    w.on('error', () => {}); // the source's error is what we report (rej below)
+    body.on('error', (e) => { rej(e); w.destroy(); });
     if (onData) body.on('data', (c: Buffer) => onData(c.length));
     body.pipe(w);
   });

@@ -9,6 +9,8 @@ import { XbuildError } from '../errors.ts';
 export interface BlobStore {
   /** A fresh stream of the blob, verified against digest and size at EOF. */
   open(desc: Descriptor): Promise<Readable>;
+  /** Manifest bytes by descriptor when manifests are not plain blobs (registries); verified by the caller. */
+  manifest?(desc: Descriptor): Promise<Buffer>;
   /** Where layers of this store can be mounted from (registry stores only). */
   source?: { registry: string; repository: string };
 }
@@ -26,7 +28,9 @@ export async function readSmallBlob(store: BlobStore, desc: Descriptor, what: st
 
 /** Open the manifest `desc` points to in `store` as an Image or Index. */
 export async function openFromStore(store: BlobStore, desc: Descriptor, name: string): Promise<ImageOrIndex> {
-  const raw = await readSmallBlob(store, desc, `manifest ${desc.digest} of ${name}`);
+  const what = `manifest ${desc.digest} of ${name}`;
+  let raw: Buffer;
+  if (store.manifest) { raw = await store.manifest(desc); checkBytes(raw, desc, what); } else raw = await readSmallBlob(store, desc, what);
   return fromManifestBytes(store, raw, desc.digest, name, desc.mediaType);
 }
 

@@ -46,12 +46,14 @@ export interface RegistryClientOptions {
   userAgent?: string;
   /** Blobs up to this size are uploaded with one PUT; larger ones in PATCH chunks. Default 32 MiB. */
   monolithicMaxBytes?: number;
-  /** PATCH chunk size (held in memory once per upload). Default 16 MiB. */
+  /** PATCH chunk size (held in memory once per upload; a failed chunk is resent from memory). Default 8 MiB. */
   chunkBytes?: number;
   /** Custom DNS lookup (tests only: map a made-up host name to 127.0.0.1). */
   lookup?: LookupFunction;
   /** Socket idle timeout. Default 120 s. */
   idleTimeoutMs?: number;
+  /** TCP connect timeout. Default 15 s. */
+  connectTimeoutMs?: number;
 }
 
 interface Endpoint { origin: string; insecureTls: boolean }
@@ -86,8 +88,8 @@ export class RegistryClient {
     this.onProgress = opts.onProgress ?? noProgress;
     this.insecure = new Set((opts.insecureRegistries ?? []).map((h) => h.toLowerCase()));
     this.monolithicMax = opts.monolithicMaxBytes ?? 32 * 1024 * 1024;
-    this.chunkBytes = opts.chunkBytes ?? 16 * 1024 * 1024;
-    this.transport = new Transport({ userAgent: opts.userAgent ?? `xbuild/${XBUILD_VERSION}`, lookup: opts.lookup, idleTimeoutMs: opts.idleTimeoutMs });
+    this.chunkBytes = opts.chunkBytes ?? 8 * 1024 * 1024;
+    this.transport = new Transport({ userAgent: opts.userAgent ?? `xbuild/${XBUILD_VERSION}`, lookup: opts.lookup, idleTimeoutMs: opts.idleTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs });
     this.auth = new Authenticator({ env: opts.env, transport: this.transport, insecureTls: (h) => this.isInsecure(h) });
   }
 
@@ -200,6 +202,10 @@ export class RegistryClient {
 
   private async statusError(registry: string, spec: RequestSpec, url: URL, res: HttpResponse, body: Buffer): Promise<RegistryError> {
     const err = httpError(spec.what, spec.method, url, res.status, res.headers, body);
+    if (err.code === 'NOT_FOUND' && /\/manifests\//.test(url.pathname)) {
+      return new RegistryError('NOT_FOUND', err.message, { status: err.status, method: err.method, url: err.url, ociErrors: err.ociErrors },
+        { hint: 'check the repository and tag; names are normalised as Docker does ("debian" = docker.io/library/debian:latest)' });
+    }
     if (err.code !== 'UNAUTHORIZED') return err;
     const cred = await this.auth.credentials(registry).catch(() => undefined);
     const ch = parseChallenge(res.headers['www-authenticate']);
@@ -239,7 +245,11 @@ export class RegistryClient {
     return this.retrying(async () => {
       const res = await this.call(ref.registry, spec, (s) => s === 200);
       let body: Buffer;
-      try { body = await readBody(res, MANIFEST_MAX); } catch (err) { throw networkError(what, 'GET', spec.path as string, ref.registry, err); }
+      try {
+        body = await readBody(res, MANIFEST_MAX);
+      } catch (err) {
+        throw networkError(what, 'GET', new URL(spec.path as string, (await this.endpoint(ref.registry)).origin), ref.registry, err);
+      }
       const digest = sha256Digest(body);
       if (ref.digest && digest !== ref.digest) throw digestMismatch(`manifest ${name}`, { digest: ref.digest }, { digest });
       return { mediaType: manifestMediaType(res.headers['content-type'], body), digest, body };
@@ -291,9 +301,10 @@ export class RegistryClient {
     digestHex(digest);
     const spec: RequestSpec = { what: `checking blob ${digest} in ${repo.registry}/${repo.repository}`, method: 'HEAD', path: blobPath(repo, digest), scopes: [pullScope(repo.repository)] };
     return this.retrying(async () => {
-      const res = await this.call(repo.registry, spec, (s) => s === 200 || s === 404);
+      // Some registries redirect HEAD to their storage: a redirect means the blob exists.
+      const res = await this.call(repo.registry, spec, (s) => (s >= 200 && s < 400) || s === 404);
       drain(res);
-      return res.status === 200;
+      return res.status !== 404;
     });
   }
 
@@ -370,7 +381,8 @@ export class RegistryClient {
         } catch (err) {
           res?.body.destroy();
           res = undefined;
-          const x = err instanceof XbuildError ? err : networkError(what, 'GET', blobPath(repo, desc.digest), repo.registry, err);
+          const x = err instanceof XbuildError ? err
+            : networkError(what, 'GET', new URL(blobPath(repo, desc.digest), (await this.endpoint(repo.registry)).origin), repo.registry, err);
           if (!x.retryable) throw x;
           failures++;
           if (failures >= this.retry.attempts) throw gaveUp(x, failures);
@@ -397,7 +409,10 @@ export class RegistryClient {
     if (await this.hasBlob(repo, desc.digest)) return done('exists');
     const what = `pushing blob ${desc.digest} to ${repo.registry}/${repo.repository}`;
     const mount = opts.mountFrom && opts.mountFrom.registry === repo.registry && opts.mountFrom.repository !== repo.repository ? opts.mountFrom : undefined;
+    let attempt = 0;
     return this.retrying(async () => {
+      // After a failed attempt the blob may have landed anyway (answer lost): check first.
+      if (++attempt > 1 && await this.hasBlob(repo, desc.digest)) return done('uploaded');
       let location: URL;
       if (mount) {
         const q = new URLSearchParams({ mount: desc.digest, from: mount.repository });
@@ -414,6 +429,45 @@ export class RegistryClient {
       await this.upload(repo, desc, open, location, what);
       return done('uploaded');
     });
+  }
+
+  /**
+   * PATCH one chunk (held in memory). After a transient failure, ask the
+   * registry how much of the session it holds (GET location -> Range: 0-N)
+   * and resend only what is missing; the session survives.
+   */
+  private async sendChunk(repo: RepositoryName, location: URL, chunk: Buffer, offset: number, what: string): Promise<URL> {
+    const scopes = [pushScope(repo.repository)];
+    let loc = location;
+    let have = 0; // bytes of this chunk the registry holds
+    for (let failures = 0; ;) {
+      try {
+        const part = chunk.subarray(have);
+        const res = await this.call(repo.registry, {
+          what, method: 'PATCH', path: loc, scopes, body: part,
+          headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset + have}-${offset + chunk.length - 1}` },
+        }, (st) => st === 202 || st === 204);
+        drain(res);
+        return await this.uploadLocation(repo.registry, res, what);
+      } catch (err) {
+        if (!(err instanceof XbuildError) || !err.retryable) throw err;
+        if (++failures >= this.retry.attempts) throw gaveUp(err, failures);
+        const delay = backoffMs(failures, this.retry, err);
+        this.logRetry(err, failures, delay);
+        await sleep(delay);
+        const status = await this.call(repo.registry, { what: `${what} (upload status)`, method: 'GET', path: loc, scopes }, (st) => st === 204)
+          .catch(() => undefined);
+        if (!status) throw err; // session gone: the caller starts a new one
+        drain(status);
+        const last = parseUploadRange(status.headers.range);
+        // distribution answers "0-0" for both 0 and 1 byte received; 0 is the safe reading at a chunk start
+        const received = last === undefined || (last === 0 && offset === 0) ? 0 : last + 1;
+        if (received < offset || received > offset + chunk.length) throw err;
+        have = received - offset;
+        if (status.headers.location) loc = await this.uploadLocation(repo.registry, status, what);
+        if (have === chunk.length) return loc;
+      }
+    }
   }
 
   private async startUpload(repo: RepositoryName, what: string): Promise<URL> {
@@ -462,12 +516,7 @@ export class RegistryClient {
       const flush = async () => {
         const chunk = Buffer.concat(pending, pendingBytes);
         pending = []; pendingBytes = 0;
-        const res = await this.call(repo.registry, {
-          what, method: 'PATCH', path: loc, scopes, body: chunk,
-          headers: { 'Content-Type': 'application/octet-stream', 'Content-Range': `${offset}-${offset + chunk.length - 1}` },
-        }, (s) => s === 202 || s === 204);
-        drain(res);
-        loc = await this.uploadLocation(repo.registry, res, what);
+        loc = await this.sendChunk(repo, loc, chunk, offset, what);
         offset += chunk.length;
         report(chunk.length);
       };
@@ -489,6 +538,11 @@ export class RegistryClient {
       verified.destroy();
     }
   }
+}
+
+export function parseUploadRange(v: string | string[] | undefined): number | undefined {
+  const m = /^(?:bytes=)?0-(\d+)$/.exec(String(Array.isArray(v) ? v[0] : v ?? '').trim());
+  return m ? Number(m[1]) : undefined;
 }
 
 function manifestPath(ref: RegistryReference): string {

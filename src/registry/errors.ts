@@ -121,6 +121,9 @@ export function networkError(what: string, method: string, url: string | URL, ho
       hint: `if you trust this registry, pass --insecure-registry ${host}`, cause: err,
     });
   }
+  if (errno === 'EFBIG') {
+    return new RegistryError('REGISTRY', `${what}: ${e.message} [${method} ${red}]`, info, { cause: err });
+  }
   if (errno === 'ENOTFOUND') {
     return new RegistryError('NETWORK', `${what}: cannot resolve registry host ${host} (${errno})`, info, { cause: err });
   }

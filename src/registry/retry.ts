@@ -11,14 +11,14 @@ export interface RetryOptions {
 }
 
 export const DEFAULT_RETRY: RetryOptions = { attempts: 5, baseDelayMs: 250, maxDelayMs: 10_000 };
-/** Retry-After values above this are not waited for. */
+/** Retry-After values above this are not waited for: the operation fails at once and says how long to wait. */
 const RETRY_AFTER_CAP_MS = 60_000;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function backoffMs(attempt: number, o: RetryOptions, err?: unknown): number {
   const ra = err instanceof RegistryError ? err.retryAfterMs : undefined;
-  if (ra !== undefined) return Math.min(ra, RETRY_AFTER_CAP_MS);
+  if (ra !== undefined) return Math.min(Math.max(ra, o.baseDelayMs), RETRY_AFTER_CAP_MS);
   const exp = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** (attempt - 1));
   return Math.round(exp / 2 + Math.random() * exp / 2);
 }
@@ -34,6 +34,9 @@ export async function withRetry<T>(o: RetryOptions, fn: (attempt: number) => Pro
     } catch (err) {
       if (!(err instanceof XbuildError) || !err.retryable) throw err;
       if (attempt >= o.attempts) throw gaveUp(err, attempt);
+      if (err instanceof RegistryError && err.retryAfterMs !== undefined && err.retryAfterMs > RETRY_AFTER_CAP_MS) {
+        throw gaveUp(err, attempt, `the registry asks to wait ${Math.ceil(err.retryAfterMs / 1000)} s before retrying`);
+      }
       const delay = backoffMs(attempt, o, err);
       onRetry?.(err, attempt, delay);
       await sleep(delay);
@@ -41,8 +44,8 @@ export async function withRetry<T>(o: RetryOptions, fn: (attempt: number) => Pro
   }
 }
 
-export function gaveUp(err: XbuildError, attempts: number): XbuildError {
-  const msg = `${err.message} (gave up after ${attempts} attempt${attempts === 1 ? '' : 's'})`;
+export function gaveUp(err: XbuildError, attempts: number, why?: string): XbuildError {
+  const msg = `${err.message} (gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}${why ? `: ${why}` : ''})`;
   if (err instanceof RegistryError) {
     return new RegistryError(err.code, msg, { status: err.status, method: err.method, url: err.url, ociErrors: err.ociErrors, retryAfterMs: err.retryAfterMs }, { hint: err.hint, retryable: false, cause: err });
   }

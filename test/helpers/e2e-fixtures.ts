@@ -12,10 +12,10 @@ export async function busyboxImages(): Promise<string> {
   return r.stdout.trim().split('\n').pop()!;
 }
 
-/** Directory holding debian-bookworm-{armhf,arm64} and ubuntu-style-arm64 OCI layouts. */
-export async function debianImages(): Promise<string> {
-  const r = await runOk('building Debian fixture images (scripts/fixtures/debian-images.sh)', 'bash',
-    [join(ROOT, 'scripts/fixtures/debian-images.sh')], { timeoutMs: 50 * 60_000 });
+/** Directory holding the debian-bookworm-<arch> OCI layout (tag = that name). */
+export async function debianImage(arch: 'armhf' | 'arm64'): Promise<string> {
+  const r = await runOk(`building the Debian ${arch} fixture image (scripts/fixtures/debian-images.sh ${arch})`, 'bash',
+    [join(ROOT, 'scripts/fixtures/debian-images.sh'), arch], { timeoutMs: 40 * 60_000 });
   return r.stdout.trim().split('\n').pop()!;
 }
 

@@ -39,6 +39,8 @@ export interface TokenServerOptions {
   expiresIn?: number;
   /** Answer the token as `access_token` instead of `token` (both are allowed by the spec). */
   useAccessTokenField?: boolean;
+  /** Identify the signing key by its libtrust `kid` only (no x5c chain in the JWT header). */
+  kidOnly?: boolean;
   /** OAuth2 refresh tokens (Docker's `identitytoken`) accepted by POST /token, mapped to account names. */
   refreshTokens?: Record<string, string>;
 }
@@ -123,7 +125,7 @@ export async function startTokenServer(o: TokenServerOptions = {}): Promise<Toke
     requests.push({ account, scopes, granted });
     const now = Math.floor(Date.now() / 1000);
     const expiresIn = o.expiresIn ?? 300;
-    const header = { typ: 'JWT', alg: 'ES256', kid, x5c: [certDer.toString('base64')] };
+    const header = { typ: 'JWT', alg: 'ES256', kid, ...(o.kidOnly ? {} : { x5c: [certDer.toString('base64')] }) };
     const claims = { iss: issuer, sub: account ?? '', aud: service, exp: now + expiresIn, nbf: now - 10, iat: now, jti: randomUUID(), access };
     const signingInput = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     const sig = sign('sha256', Buffer.from(signingInput), { key, dsaEncoding: 'ieee-p1363' });
