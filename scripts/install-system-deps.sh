@@ -47,9 +47,12 @@ PKGS=(
   python3-pycotap
   # cross compilers for test programs
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi
+  libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-armel-cross
   # real parts used by tests and benchmarks
   docker-registry skopeo buildah docker.io debootstrap proot busybox
-  apache2-utils uidmap fakeroot util-linux iproute2 jq curl
+  apache2-utils uidmap fakeroot util-linux iproute2 jq curl openssl
+  # end-to-end: generates the tiny autoconf project built inside ARM images
+  autoconf
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -19,6 +19,7 @@ export type ErrorCode =
   | 'QEMU_SOURCE'      // QEMU source could not be fetched / unpacked / patched
   | 'QEMU_BUILD'       // configure / make failed
   | 'INVALID_IMAGE'    // structurally broken manifest / config / layer
+  | 'INVALID_ELF'      // not an ELF file, or truncated / inconsistent headers (inspect-elf, verify)
   | 'IO';              // local file system errors
 
 export const EXIT_FINDINGS = 1;

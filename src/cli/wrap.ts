@@ -1,10 +1,97 @@
-import type { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { XbuildError } from '../errors.ts';
+import { XBUILD_VERSION } from '../version.ts';
+import { ociArchFromNode, parsePlatformList } from '../oci/platform.ts';
+import { parseOutputSpec } from '../wrap/output.ts';
+import { runWrap, type WrapRequest } from '../wrap/run-wrap.ts';
+import { xbuildLayerSource } from '../wrap/layer-source.ts';
+import { xbuildLayerEntries } from '../shims/layer.ts';
+import { ensureShim, xbuildCacheRoot } from '../shims/build.ts';
+import { createProgressRenderer } from './render-progress.ts';
 import type { CliContext } from './context.ts';
 
-// Owner: issue 4. Placeholder until the wrap operation lands: it refuses to run.
-export function registerWrap(program: Command, _ctx: CliContext): void {
+const HELP_AFTER = `
+Destinations:
+  -t REF (repeatable)            push the result to each registry reference (default output type)
+  --output type=oci,dest=DIR     write an OCI image layout (tags from -t become ref names)
+  --output type=docker,dest=FILE write a docker-archive for \`docker load\` (-t names become RepoTags)
+  With neither -t nor --output, wrap refuses and says how to name a destination: like crane and
+  buildx it never guesses where to put an image (and never overwrites the base).
+
+Platforms:
+  For an index, every entry that needs emulation on this host (linux/arm/v5, v6, v7, linux/arm64)
+  is wrapped; host-native and attestation entries are kept untouched. --platform LIST keeps and
+  wraps only the listed platforms. A single-platform base that cannot be wrapped is refused.
+
+Result:
+  One added layer (/usr/bin/qemu-<arch>-static, /usr/bin/cross-build-start, cross-build-end),
+  labels io.xbuild.version and io.xbuild.qemu.version, annotations
+  org.opencontainers.image.base.name/.base.digest. SOURCE_DATE_EPOCH (default 0) sets the
+  mtime of the added files: the same inputs give the same digest.
+
+Examples:
+  xbuild wrap arm32v7/debian:bookworm -t localhost:5000/debian-xbuild:bookworm
+  xbuild wrap oci:./base --output type=oci,dest=./base-xbuild -t base-xbuild:latest
+  xbuild wrap docker-archive:base.tar --output type=docker,dest=out.tar -t me/base-xbuild:1
+`;
+
+interface WrapFlags {
+  tag: string[];
+  platform?: string;
+  output?: string;
+  qemuDir?: string;
+  insecureRegistry: string[];
+  quiet?: boolean;
+  json?: boolean;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function registerWrap(program: Command, ctx: CliContext): void {
   program.command('wrap <image>')
     .description('append the xbuild layer (emulator + cross-build shims) to a base image and push or save it')
-    .action(() => { throw new XbuildError('UNSUPPORTED', 'xbuild wrap is not implemented yet'); });
+    .option('-t, --tag <ref>', 'registry reference to push to (repeatable)', collect, [])
+    .option('--platform <list>', 'comma-separated platforms to wrap, e.g. linux/arm/v7,linux/arm64')
+    .option('--output <spec>', 'type=registry|oci|docker[,dest=PATH]')
+    .option('--qemu-dir <dir>', 'directory holding qemu-<arch>-static (instead of the xbuild cache)')
+    .option('--insecure-registry <host>', 'speak plain HTTP to this registry host[:port] (repeatable)', collect, [])
+    .addOption(new Option('-q, --quiet', 'no progress output'))
+    .option('--json', 'print the resulting references and digests as JSON on stdout')
+    .addHelpText('after', HELP_AFTER)
+    .action(async (image: string, flags: WrapFlags) => {
+      const req = wrapRequest(image, flags, ctx);
+      const onProgress = createProgressRenderer({ out: ctx.stderr, isTTY: ctx.isTTY, quiet: flags.quiet || flags.json });
+      const report = await runWrap(req, {
+        layerSource: xbuildLayerSource({
+          qemuDir: flags.qemuDir, env: ctx.env, entries: xbuildLayerEntries,
+          shimPath: () => ensureShim({ cacheRoot: xbuildCacheRoot(ctx.env), onProgress }),
+        }),
+      }, onProgress);
+      if (flags.json) {
+        ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      } else {
+        for (const o of report.outputs) ctx.stdout.write(`${o.reference}@${o.digest}\n`);
+      }
+    });
+}
+
+/** Flags + environment -> the library's request (exported for in-process tests). */
+export function wrapRequest(image: string, flags: WrapFlags, ctx: Pick<CliContext, 'env'>): WrapRequest {
+  const epochText = ctx.env.SOURCE_DATE_EPOCH;
+  let sourceDateEpoch: number | undefined;
+  if (epochText !== undefined && epochText !== '') {
+    if (!/^\d+$/.test(epochText)) throw new XbuildError('USAGE', `SOURCE_DATE_EPOCH="${epochText}" is not a number of seconds`);
+    sourceDateEpoch = Number(epochText);
+  }
+  return {
+    image,
+    tags: flags.tag,
+    ...(flags.output !== undefined ? { output: parseOutputSpec(flags.output) } : {}),
+    ...(flags.platform !== undefined ? { platforms: parsePlatformList(flags.platform) } : {}),
+    env: ctx.env,
+    insecureRegistries: flags.insecureRegistry,
+    ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
+    hostArch: ociArchFromNode(process.arch),
+    xbuildVersion: XBUILD_VERSION,
+  };
 }

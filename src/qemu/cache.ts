@@ -3,7 +3,7 @@
 // Contract (issue 2 fills in the build side; wrap only reads):
 //   cache root:  $XBUILD_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/xbuild
 //   emulators:   <root>/qemu/<key>/qemu-<qemu-arch>-static   (+ build.json describing inputs)
-//   shim:        <root>/qemu/<key>/xbuild-shim               (host-native static /bin/sh shim, issue 3)
+//   shim:        <root>/shim/<key>/xbuild-shim               (host-native static /bin/sh shim: src/shims/build.ts ensureShim)
 //   `--qemu-dir DIR` replaces the lookup with a directory holding the same file names.
 import { constants } from 'node:fs';
 import { access, readdir, readFile } from 'node:fs/promises';

@@ -1,9 +1,15 @@
 // Owner: issue 3 (shims). The complete set of files xbuild adds to an image
 // for one architecture: the emulator, cross-build-start/-end, and whatever
 // the shims need. wrap (issue 4) builds its one layer from exactly this list.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { chmod, lstat, mkdir, open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import type { LayerEntry } from '../layer/entry.ts';
 import type { QemuArch } from '../qemu/cache.ts';
-import { XbuildError } from '../errors.ts';
+import { XbuildError, wrapError } from '../errors.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START, STATE_FILE, emulatorInImage } from './contract.ts';
+import { checkShimBinary } from './elf-check.ts';
 
 export interface XbuildLayerInputs {
   arch: QemuArch;
@@ -13,6 +19,107 @@ export interface XbuildLayerInputs {
   shimPath: string;
 }
 
+const EM_X86_64 = 62;
+
+/** Directories the layer carries: the parents of every file, and the (empty) state directory. */
+function layerDirs(): string[] {
+  const dirs = new Set<string>();
+  for (const p of [CROSS_BUILD_START, CROSS_BUILD_END, STATE_FILE]) {
+    for (let d = dirname(p); d !== '.' && d !== ''; d = dirname(d)) dirs.add(d);
+  }
+  return [...dirs];
+}
+
+async function checkEmulator(path: string, arch: QemuArch): Promise<number> {
+  let st;
+  try {
+    st = await stat(path);
+  } catch (err) {
+    throw new XbuildError('NO_EMULATOR', `the ${arch} emulator ${path} does not exist`, {
+      hint: 'build it with `xbuild qemu build` or pass --qemu-dir', cause: err,
+    });
+  }
+  if (!st.isFile()) throw new XbuildError('NO_EMULATOR', `the ${arch} emulator ${path} is not a regular file`);
+  const fh = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(20);
+    await fh.read(head, 0, 20, 0);
+    if (head.readUInt32BE(0) !== 0x7f454c46 || head.readUInt16LE(18) !== EM_X86_64) {
+      throw new XbuildError('NO_EMULATOR', `the ${arch} emulator ${path} is not an x86_64 ELF program`);
+    }
+  } finally {
+    await fh.close();
+  }
+  return st.size;
+}
+
+/**
+ * The full file set of the xbuild layer, sorted by path, deterministic: the
+ * same inputs give the same entries (modes fixed; the layer builder fixes
+ * owners and times).
+ */
 export async function xbuildLayerEntries(inputs: XbuildLayerInputs): Promise<LayerEntry[]> {
-  throw new XbuildError('UNSUPPORTED', `the xbuild layer for ${inputs.arch} is not defined yet`);
+  const { arch, emulatorPath, shimPath } = inputs;
+  let shim: Buffer;
+  try {
+    shim = await readFile(shimPath);
+  } catch (err) {
+    throw wrapError(`reading the xbuild shim ${shimPath}`, err);
+  }
+  checkShimBinary(shim, shimPath);
+  const emulatorSize = await checkEmulator(emulatorPath, arch);
+  const entries: LayerEntry[] = [
+    ...layerDirs().map((path): LayerEntry => ({ path, type: 'dir', mode: 0o755 })),
+    { path: CROSS_BUILD_START, type: 'file', mode: 0o755, content: shim, size: shim.length },
+    { path: CROSS_BUILD_END, type: 'file', mode: 0o755, content: shim, size: shim.length },
+    {
+      path: emulatorInImage(arch), type: 'file', mode: 0o755, size: emulatorSize,
+      content: async () => createReadStream(emulatorPath),
+    },
+  ];
+  return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+/**
+ * Writes layer entries into a directory tree (an unpacked image root), as a
+ * layer applied on top of it would: parents created, files and symlinks
+ * replaced, modes set exactly. For tests and the end-to-end helpers.
+ */
+export async function installLayerEntries(root: string, entries: LayerEntry[]): Promise<void> {
+  for (const e of entries) {
+    const dest = join(root, e.path);
+    try {
+      await mkdir(dirname(dest), { recursive: true });
+      if (e.type === 'dir') {
+        const st = await lstat(dest).catch(() => undefined);
+        if (st && !st.isDirectory()) await rm(dest, { recursive: true, force: true });
+        await mkdir(dest, { recursive: true });
+        await chmod(dest, e.mode);
+        continue;
+      }
+      await rm(dest, { force: true });
+      if (e.type === 'symlink') {
+        if (e.linkname === undefined) throw new Error('symlink entry without linkname');
+        await symlink(e.linkname, dest);
+      } else if (Buffer.isBuffer(e.content)) {
+        await writeFile(dest, e.content, { mode: e.mode });
+        await chmod(dest, e.mode);
+      } else if (e.content) {
+        await pipeline(await e.content(), createWriteStream(dest, { mode: e.mode }));
+        await chmod(dest, e.mode);
+      } else {
+        await writeFile(dest, Buffer.alloc(0), { mode: e.mode });
+        await chmod(dest, e.mode);
+      }
+    } catch (err) {
+      throw wrapError(`installing ${e.path} into ${root}`, err);
+    }
+  }
+}
+
+/** Shortcut: the layer for `inputs`, installed into `root`. */
+export async function installXbuildLayer(root: string, inputs: XbuildLayerInputs): Promise<LayerEntry[]> {
+  const entries = await xbuildLayerEntries(inputs);
+  await installLayerEntries(root, entries);
+  return entries;
 }

@@ -32,3 +32,23 @@ export async function assertNoArmBinfmt(): Promise<void> {
     throw new Error(`binfmt_misc has ARM handlers registered (${h.join(', ')}): tests that claim to work without binfmt would prove nothing`);
   }
 }
+
+/**
+ * Proof by experiment: asks the host kernel to execve() an ARM/AArch64 static
+ * binary directly (through the host-native exectest program of
+ * test/fixtures/c, since libc's execvp and so node's spawn retry ENOEXEC files
+ * as shell scripts). Without a binfmt_misc handler the kernel refuses with
+ * ENOEXEC; throws if the binary ran or failed otherwise.
+ */
+export async function assertHostCannotExecArm(binary: string): Promise<void> {
+  const { execFile } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const { testProgramsPath } = await import('./arm-root.ts');
+  const exectest = join(await testProgramsPath('amd64'), 'exectest-static');
+  const out = await new Promise<string>((resolve) => {
+    execFile(exectest, ['execve', binary], (err, stdout) => resolve(`${String(stdout).trim()} (exit ${err ? err.code : 0})`));
+  });
+  if (out !== 'exectest: FAIL ENOEXEC (exit 100)') {
+    throw new Error(`execve of ARM binary ${binary} on the host gave "${out}", expected ENOEXEC: something (binfmt_misc?) runs ARM binaries here`);
+  }
+}

@@ -1,0 +1,62 @@
+// bench/verify: time and peak RSS of `verify` on a small and a large (>= 500 MB)
+// generated image, next to `skopeo copy oci:SRC oci:DST` of the same image in
+// the same run (both read every layer once; skopeo also writes them).
+//   npx tsx bench/verify/run.ts [--large-mib 520] [--huge-mib N]   (--huge-mib adds a third, bigger image: RSS should not grow with it)
+// Images are generated once into ${XBUILD_CACHE_DIR:-~/.cache/xbuild}/bench/verify/.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { makeImage } from './make-image.ts';
+
+const run = promisify(execFile);
+const arg = (k: string, d: number) => { const i = process.argv.indexOf(k); return i > 0 ? Number(process.argv[i + 1]) : d; };
+const largeMiB = arg('--large-mib', 520);
+const hugeMiB = arg('--huge-mib', 0);
+const cache = join(process.env.XBUILD_CACHE_DIR ?? join(homedir(), '.cache', 'xbuild'), 'bench', 'verify');
+
+async function timed(cmd: string, args: string[]): Promise<{ seconds: number; rssKiB: number; stdout: string }> {
+  const { stdout, stderr } = await run('/usr/bin/time', ['-f', 'XBUILD_TIME %e %M', cmd, ...args], { maxBuffer: 1 << 26 });
+  const m = /XBUILD_TIME ([\d.]+) (\d+)/.exec(stderr);
+  if (!m) throw new Error(`no /usr/bin/time output: ${stderr}`);
+  return { seconds: Number(m[1]), rssKiB: Number(m[2]), stdout };
+}
+
+async function dirBytes(dir: string): Promise<number> {
+  let n = 0;
+  for (const f of await readdir(join(dir, 'blobs', 'sha256'))) n += (await stat(join(dir, 'blobs', 'sha256', f))).size;
+  return n;
+}
+
+async function ensureImage(name: string, mib: number): Promise<string> {
+  const dir = join(cache, `${name}-${mib}-v2`); // bump vN when make-image.ts changes
+  if (await stat(join(dir, 'index.json')).catch(() => undefined)) return dir;
+  process.stderr.write(`generating ${name} image (${mib} MiB of bulk content)...\n`);
+  await makeImage(dir, mib);
+  return dir;
+}
+
+const rows: string[][] = [['image', 'compressed', 'verify s (process)', 'verify s (in-process)', 'verify peak RSS', 'skopeo copy s', 'skopeo peak RSS', 'verify/skopeo time', 'result']];
+const sizes: [string, number][] = [['small', 0], ['large', largeMiB]];
+if (hugeMiB > 0) sizes.push(['huge', hugeMiB]);
+for (const [name, mib] of sizes) {
+  const dir = await ensureImage(name, mib);
+  const v = await timed(process.execPath, ['--import=tsx', 'bench/verify/verify-one.ts', `oci:${dir}:bench`]);
+  const out = JSON.parse(v.stdout.trim().split('\n').pop()!);
+  const dst = await mkdtemp(join(tmpdir(), 'xbuild-bench-skopeo-'));
+  let s;
+  try {
+    s = await timed('skopeo', ['copy', '-q', `oci:${dir}:bench`, `oci:${dst}:bench`]);
+  } finally {
+    await rm(dst, { recursive: true, force: true });
+  }
+  rows.push([
+    name, `${((await dirBytes(dir)) / 1e6).toFixed(1)} MB (${(out.bytes / 1e6).toFixed(0)} MB files, ${out.entries} entries)`,
+    v.seconds.toFixed(2), Number(out.seconds).toFixed(2), `${(v.rssKiB / 1024).toFixed(0)} MiB`, s.seconds.toFixed(2), `${(s.rssKiB / 1024).toFixed(0)} MiB`,
+    (v.seconds / s.seconds).toFixed(2), `${out.passed ? 'pass' : `fail: ${out.ids.join(',')}`} [${out.opener}]`,
+  ]);
+}
+const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join('  '));
+console.log('verify s (process) includes node + tsx start-up; (in-process) is verify() alone; ratio uses the process time. RSS: /usr/bin/time -f %M.');

@@ -1,0 +1,82 @@
+// Image / Index model over any content-addressed blob store (an OCI layout
+// directory; the wrap result in memory). Everything is read lazily, once.
+import type { Readable } from 'node:stream';
+import type { Descriptor, Image, ImageConfig, ImageManifest, ImageIndex, Index, Layer, ImageOrIndex } from '../oci/model.ts';
+import { parseConfig, parseManifest } from '../oci/manifest.ts';
+import { checkBytes, readAll } from './blob.ts';
+import { XbuildError } from '../errors.ts';
+
+export interface BlobStore {
+  /** A fresh stream of the blob, verified against digest and size at EOF. */
+  open(desc: Descriptor): Promise<Readable>;
+  /** Manifest bytes by descriptor when manifests are not plain blobs (registries); verified by the caller. */
+  manifest?(desc: Descriptor): Promise<Buffer>;
+  /** Where layers of this store can be mounted from (registry stores only). */
+  source?: { registry: string; repository: string };
+}
+
+function once<T>(f: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= f());
+}
+
+export async function readSmallBlob(store: BlobStore, desc: Descriptor, what: string): Promise<Buffer> {
+  const buf = await readAll(await store.open(desc));
+  checkBytes(buf, desc, what);
+  return buf;
+}
+
+/** Open the manifest `desc` points to in `store` as an Image or Index. */
+export async function openFromStore(store: BlobStore, desc: Descriptor, name: string): Promise<ImageOrIndex> {
+  const what = `manifest ${desc.digest} of ${name}`;
+  let raw: Buffer;
+  if (store.manifest) { raw = await store.manifest(desc); checkBytes(raw, desc, what); } else raw = await readSmallBlob(store, desc, what);
+  return fromManifestBytes(store, raw, desc.digest, name, desc.mediaType);
+}
+
+export function fromManifestBytes(store: BlobStore, raw: Buffer, digest: string, name: string, declared?: string): ImageOrIndex {
+  const parsed = parseManifest(raw, `manifest of ${name}`, declared);
+  if (parsed.kind === 'index') return indexFromStore(store, raw, digest, parsed.mediaType, parsed.manifest, name);
+  return imageFromStore(store, raw, digest, parsed.mediaType, parsed.manifest, name);
+}
+
+function indexFromStore(store: BlobStore, raw: Buffer, digest: string, mediaType: string, m: ImageIndex, name: string): Index {
+  return {
+    kind: 'index', name,
+    manifest: async () => m,
+    rawManifest: async () => raw,
+    mediaType: async () => mediaType,
+    digest: async () => digest,
+    child: async (d) => {
+      if (!m.manifests.some((x) => x.digest === d.digest)) {
+        throw new XbuildError('NOT_FOUND', `${name}: ${d.digest} is not an entry of this index`);
+      }
+      return openFromStore(store, d, `${name}@${d.digest}`);
+    },
+  };
+}
+
+function imageFromStore(store: BlobStore, raw: Buffer, digest: string, mediaType: string, m: ImageManifest, name: string): Image {
+  const rawConfig = once(() => readSmallBlob(store, m.config, `config of ${name}`));
+  const config = once(async (): Promise<ImageConfig> => parseConfig(await rawConfig(), `config of ${name}`));
+  const layers = once(async (): Promise<Layer[]> => {
+    const cfg = await config();
+    if (cfg.rootfs.diff_ids.length !== m.layers.length) {
+      throw new XbuildError('INVALID_IMAGE', `${name}: manifest lists ${m.layers.length} layers but the config ${cfg.rootfs.diff_ids.length} diff_ids`);
+    }
+    return m.layers.map((d, i) => ({
+      descriptor: d,
+      diffId: cfg.rootfs.diff_ids[i]!,
+      open: () => store.open(d),
+      ...(store.source ? { source: store.source } : {}),
+    }));
+  });
+  return {
+    kind: 'image', name,
+    manifest: async () => m,
+    rawManifest: async () => raw,
+    mediaType: async () => mediaType,
+    digest: async () => digest,
+    config, rawConfig, layers,
+  };
+}

@@ -1,0 +1,31 @@
+// Checks a built shim before it is cached or put into a layer, with the ELF
+// inspector (src/elf): an x86_64 ELF64 executable, statically linked (no
+// PT_INTERP, no DT_NEEDED), carrying the xbuild shim note in a PT_NOTE segment.
+import { XbuildError } from '../errors.ts';
+import { findNote, inspectElf, type ElfInfo } from '../elf/inspect.ts';
+import { EM_X86_64 } from '../elf/constants.ts';
+import { NT_XBUILD_SHIM, XBUILD_NOTE_NAME } from './contract.ts';
+
+/** The shim version from its note (desc "shim version=<N>"), or undefined when the note is absent. */
+export function shimNoteVersion(elf: ElfInfo): number | undefined {
+  const n = findNote(elf, XBUILD_NOTE_NAME, NT_XBUILD_SHIM);
+  const m = n && /^shim version=(\d+)$/.exec(n.desc.toString('latin1').replace(/\0+$/, ''));
+  return m ? Number(m[1]) : undefined;
+}
+
+/** Throws unless `buf` is a static x86_64 executable with the xbuild shim note; returns its ELF facts. */
+export function checkShimBinary(buf: Buffer, label: string): ElfInfo {
+  let elf: ElfInfo;
+  try {
+    elf = inspectElf(buf, label);
+  } catch (err) {
+    throw new XbuildError('INVALID_IMAGE', `${(err as Error).message}: not the xbuild shim`, { cause: err });
+  }
+  const problems: string[] = [];
+  if (elf.machine !== EM_X86_64 || elf.class !== 64) problems.push(`e_machine ${elf.machine} (ELF${elf.class}), not x86_64 (${EM_X86_64})`);
+  if (elf.type !== 2 && elf.type !== 3) problems.push(`e_type ${elf.type} is not an executable`);
+  if (elf.linkage === 'dynamic') problems.push('dynamically linked (PT_INTERP or DT_NEEDED)');
+  if (shimNoteVersion(elf) === undefined) problems.push(`no "${XBUILD_NOTE_NAME}" note of type ${NT_XBUILD_SHIM}`);
+  if (problems.length) throw new XbuildError('INVALID_IMAGE', `${label} is not a valid xbuild shim: ${problems.join('; ')}`);
+  return elf;
+}

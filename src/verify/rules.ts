@@ -1,0 +1,231 @@
+// The checks: pure functions of the filesystem view and the image config.
+import { EM_ARM, EM_X86_64, machineName } from '../elf/constants.ts';
+import { findNote } from '../elf/inspect.ts';
+import type { FsView } from '../layer/fs-view.ts';
+import type { ImageConfig } from '../oci/model.ts';
+import { qemuArchFor } from '../qemu/cache.ts';
+import {
+  CROSS_BUILD_END, CROSS_BUILD_START, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, STATE_FILE, XBUILD_NOTE_NAME, emulatorInImage,
+} from '../shims/contract.ts';
+import { DPKG_HOOK } from '../shims/build.ts';
+import type { ContentInfo } from './collect.ts';
+import { expectedElfFor, type ExpectedElf } from './expect.ts';
+import { finding, type Finding, type FindingId } from './findings.ts';
+
+export interface RuleOptions {
+  /** sha256 digests ("sha256:<hex>") of the locally built shims; when given, the image's shims must match one. */
+  shimDigests?: string[];
+  /** How many ELF files of bin/ and usr/bin/ to compare with the config (besides /bin/sh). */
+  sampleSize?: number;
+}
+
+export interface Checked {
+  emulator?: string;
+  shims: string[];
+  shells: string[];
+  sampled: string[];
+}
+
+const EMULATOR_NAME = /^usr\/bin\/qemu-[a-z0-9_]+-static$/;
+const fix = {
+  wrap: 'wrap the base image with `xbuild wrap <image>`, which adds the emulator and shims',
+  emulator: 'rebuild with `xbuild qemu build` and re-wrap: xbuild needs its patched, static, x86_64 qemu-user',
+  shim: 'rebuild with `xbuild wrap`: the shims must be the host-native static ones xbuild generates',
+  end: 'add RUN ["cross-build-end"] after the last emulated RUN line of the Dockerfile',
+};
+
+export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: RuleOptions = {}): { findings: Finding[]; checked: Checked } {
+  const out: Finding[] = [];
+  const checked: Checked = { shims: [], shells: [], sampled: [] };
+  const platform = `${config.os}/${config.architecture}${config.variant ? `/${config.variant}` : ''}`;
+  const expected = expectedElfFor(config.architecture, config.variant);
+  const qarch = qemuArchFor(config.architecture, config.variant);
+
+  // 1. emulator
+  if (!qarch) {
+    out.push(finding('platform-not-emulated', undefined, `the image platform ${platform} is not one xbuild emulates (arm, arm64)`,
+      'verify an ARM image, or pick one entry of an index with --platform linux/arm/v7'));
+  } else {
+    const path = emulatorInImage(qarch);
+    checked.emulator = path;
+    const others = [...view.paths()].filter((p) => EMULATOR_NAME.test(p) && p !== path).sort();
+    const problems = checkHostBinary(view, path, 'emulator', NT_XBUILD_EXECVE, out);
+    if (problems.includes('missing') && others.length > 0) {
+      out.push(finding('emulator-wrong-arch', others[0], `found ${others.join(', ')}, which emulates another architecture than ${platform}`,
+        `wrap the image for its own platform: ${platform} needs ${path}`));
+    }
+  }
+
+  // 2. shims (only where xbuild applies: a non-emulated platform already failed above)
+  for (const path of qarch ? [CROSS_BUILD_START, CROSS_BUILD_END] : []) {
+    checked.shims.push(path);
+    checkHostBinary(view, path, 'shim', NT_XBUILD_SHIM, out);
+    const l = view.lookup(path);
+    const digest = l.found ? l.node.content?.digest : undefined;
+    if (digest && opts.shimDigests && opts.shimDigests.length > 0 && !opts.shimDigests.includes(digest)) {
+      out.push(finding('shim-differs-from-build', path, `${path} (${digest.slice(0, 19)}) is not byte-identical to the local xbuild shim build`, fix.shim));
+    }
+  }
+  if (qarch && (!opts.shimDigests || opts.shimDigests.length === 0)) {
+    out.push(finding('shim-not-compared', undefined, 'shims were checked by their ELF note, not compared byte for byte with a local shim build',
+      'pass --shim FILE (the built xbuild shim) to also require byte-identical shims'));
+  }
+
+  // 3. cross-build mode
+  const state = view.lookup(STATE_FILE);
+  if (state.found) {
+    const listed = (state.node.content?.text ?? '').split('\n').map((s) => s.trim()).filter(Boolean);
+    out.push(finding('cross-build-active', STATE_FILE, `the image is still in cross-build mode${listed.length ? ` (swapped: ${listed.join(', ')})` : ''}`, fix.end));
+  }
+  if (view.lookup(DPKG_HOOK).found) {
+    out.push(finding('cross-build-dpkg-hook-left', DPKG_HOOK, `/${DPKG_HOOK} (written by cross-build-start for dpkg) is still there`, fix.end));
+  }
+  for (const p of [...view.paths()].filter((x) => x.endsWith(ORIGINAL_SUFFIX)).sort()) {
+    out.push(finding('cross-build-original-left', p, `${p} is a saved original from cross-build-start: ${p.slice(0, -ORIGINAL_SUFFIX.length)} is still swapped`, fix.end));
+  }
+  const shells = ['bin/sh', ...shellsListed(view)];
+  const seen = new Set<string>();
+  for (const sh of shells) {
+    const l = view.lookup(sh);
+    // /bin/sh, /usr/bin/sh, /bin/dash ... often name one file: check (and report) each file once
+    if (seen.has(l.path)) continue;
+    seen.add(l.path);
+    if (!l.found) {
+      if (sh === 'bin/sh') out.push(finding('shell-missing', sh, `/bin/sh is missing (${l.reason} at /${l.path}); shell-form RUN lines cannot work`, 'use a base image that has /bin/sh, or only exec-form RUN lines'));
+      continue;
+    }
+    if (l.node.kind !== 'file') continue;
+    checked.shells.push(sh);
+    const c = l.node.content;
+    const shown = l.path === sh ? `/${sh}` : `/${sh} (-> /${l.path})`;
+    if (!c) { out.push(finding('file-unreadable', sh, `${shown} was not read (hard link to a file verify does not keep?)`, 'report this image to the xbuild maintainers')); continue; }
+    if (!c.isElf) {
+      out.push(finding('shell-not-elf', sh, `${shown} is not an ELF file${c.shebang ? ` (${c.shebang.slice(0, 60)})` : ''}`, 'check that the shell is the distribution\'s binary'));
+      continue;
+    }
+    if (!c.elf) { out.push(finding('file-unreadable', sh, `${shown}: ${c.elfError ?? 'unreadable ELF'}`, 'check the layer that wrote it')); continue; }
+    if (findNote(c.elf, XBUILD_NOTE_NAME, NT_XBUILD_SHIM)) {
+      out.push(finding('shell-is-shim', sh, `${shown} is the xbuild host-native shim: the image was left in cross-build mode`, fix.end));
+    } else if (expected && c.elf.machine !== expected.machine) {
+      out.push(finding('shell-wrong-arch', sh, `${shown} is ${describeMachine(c.elf.machine)}, not ${describeMachine(expected.machine)} for ${platform}`,
+        c.elf.machine === EM_X86_64 ? fix.end : 'fix the config\'s architecture/variant or rebuild the image for its platform'));
+    }
+  }
+
+  // 4. config platform vs ELF files
+  if (!expected) {
+    out.push(finding('platform-unknown-arch', undefined, `no ELF expectations for ${platform}; platform checks skipped`, 'nothing to do unless the image is meant for another platform'));
+  } else {
+    const sample = sampleElfFiles(view, opts.sampleSize ?? 24);
+    checked.sampled = sample.map((s) => s.path);
+    if (sample.length === 0) {
+      out.push(finding('platform-no-elf-sample', undefined, `no ELF files in /bin or /usr/bin to compare with ${platform}`, 'nothing to do for images without binaries'));
+    } else {
+      checkPlatform(sample, expected, platform, out);
+    }
+  }
+  return { findings: out, checked };
+}
+
+type Problem = 'missing' | 'other';
+
+function checkHostBinary(view: FsView<ContentInfo>, path: string, role: 'emulator' | 'shim', noteType: number, out: Finding[]): Problem[] {
+  const id = (s: string) => `${role}-${s}` as FindingId;
+  const hint = role === 'emulator' ? fix.emulator : fix.shim;
+  const l = view.lookup(path);
+  if (!l.found) {
+    out.push(finding(id('missing'), path, `/${path} is missing${l.reason !== 'missing' ? ` (${l.reason} at /${l.path})` : ''}`, fix.wrap));
+    return ['missing'];
+  }
+  const shown = l.path === path ? `/${path}` : `/${path} (-> /${l.path})`;
+  if (l.node.kind !== 'file') { out.push(finding(id('not-file'), path, `${shown} is not a regular file`, hint)); return ['other']; }
+  const problems: Problem[] = [];
+  if ((l.node.mode & 0o111) === 0) { out.push(finding(id('not-executable'), path, `${shown} is not executable (mode ${l.node.mode.toString(8)})`, 'wrap again: the file must be mode 0755')); problems.push('other'); }
+  const c = l.node.content;
+  if (!c) { out.push(finding('file-unreadable', path, `${shown} was not read`, 'report this image to the xbuild maintainers')); return ['other']; }
+  if (!c.isElf || !c.elf) {
+    out.push(finding(id('not-elf'), path, `${shown} is not an ELF file${c.elfError ? ` (${c.elfError})` : c.shebang ? ` (${c.shebang.slice(0, 60)})` : ''}`, hint));
+    return ['other'];
+  }
+  const e = c.elf;
+  if (e.machine !== EM_X86_64 || e.class !== 64) {
+    out.push(finding(id('not-host-native'), path, `${shown} is ${describeMachine(e.machine)} ELF${e.class}, not x86_64 (62) ELF64: the host kernel cannot run it`, hint));
+    problems.push('other');
+  }
+  if (e.incomplete.some((x) => x === 'PT_DYNAMIC' || x === 'PT_INTERP')) {
+    out.push(finding('file-unreadable', path, `${shown}: ${e.incomplete.join(', ')} could not be read within verify's capture limits, so its linkage is not proven`, 'report this image to the xbuild maintainers'));
+  }
+  if (e.linkage === 'dynamic') {
+    const why = [e.interpreter !== undefined ? `interpreter ${e.interpreter}` : '', e.needed.length ? `needs ${e.needed.slice(0, 4).join(', ')}${e.needed.length > 4 ? ', ...' : ''}` : ''].filter(Boolean).join('; ');
+    out.push(finding(id('dynamic'), path, `${shown} is dynamically linked (${why}): inside the image it fails with "no such file or directory"`, hint));
+    problems.push('other');
+  }
+  if (!findNote(e, XBUILD_NOTE_NAME, noteType)) {
+    out.push(finding(id('no-xbuild-note'), path, `${shown} has no "${XBUILD_NOTE_NAME}" ELF note of type ${noteType}: ${role === 'emulator' ? 'not xbuild\'s execve-intercepting build' : 'not a shim xbuild generated'}`, hint));
+    problems.push('other');
+  }
+  return problems;
+}
+
+function shellsListed(view: FsView<ContentInfo>): string[] {
+  const l = view.lookup('etc/shells');
+  const text = l.found ? l.node.content?.text : undefined;
+  if (!text) return [];
+  return text.split('\n').map((s) => s.trim()).filter((s) => s.startsWith('/')).map((s) => s.replace(/^\/+/, ''));
+}
+
+interface Sampled { path: string; elf: NonNullable<ContentInfo['elf']> }
+
+function sampleElfFiles(view: FsView<ContentInfo>, n: number): Sampled[] {
+  const out: Sampled[] = [];
+  const sh = view.lookup('bin/sh');
+  const isXbuild = (c: ContentInfo | undefined) => c?.elf?.notes.some((x) => x.name === XBUILD_NOTE_NAME);
+  if (sh.found && sh.node.content?.elf && !isXbuild(sh.node.content)) out.push({ path: sh.path, elf: sh.node.content.elf });
+  const candidates = [...view.paths()]
+    .filter((p) => (p.startsWith('bin/') || p.startsWith('usr/bin/')) && !p.endsWith(ORIGINAL_SUFFIX) && !EMULATOR_NAME.test(p)
+      && p !== CROSS_BUILD_START && p !== CROSS_BUILD_END && !out.some((s) => s.path === p))
+    .sort();
+  for (const p of candidates) {
+    if (out.length >= n + 1) break;
+    const node = view.get(p);
+    const c = node?.kind === 'file' ? node.content : undefined;
+    if (c?.elf && !isXbuild(c)) out.push({ path: p, elf: c.elf });
+  }
+  return out;
+}
+
+function checkPlatform(sample: Sampled[], exp: ExpectedElf, platform: string, out: Finding[]): void {
+  const fixPlatform = 'fix the config\'s architecture/variant, or build the image for the platform it claims (docker buildx --platform)';
+  const list = (xs: Sampled[]) => `${xs.slice(0, 3).map((s) => `/${s.path}`).join(', ')}${xs.length > 3 ? ', ...' : ''}`;
+  const wrongMachine = sample.filter((s) => s.elf.machine !== exp.machine);
+  if (wrongMachine.length > 0) {
+    const machines = [...new Set(wrongMachine.map((s) => describeMachine(s.elf.machine)))].join(', ');
+    out.push(finding('platform-machine-mismatch', wrongMachine[0]!.path,
+      `config says ${platform} (${describeMachine(exp.machine)}) but ${wrongMachine.length} of ${sample.length} sampled ELF files are ${machines}: ${list(wrongMachine)}`, fixPlatform));
+  }
+  const same = sample.filter((s) => s.elf.machine === exp.machine);
+  const wrongClass = same.filter((s) => s.elf.class !== exp.class);
+  if (wrongClass.length > 0) {
+    out.push(finding('platform-class-mismatch', wrongClass[0]!.path, `config says ${platform} (ELF${exp.class}) but ${wrongClass.length} sampled files are ELF${wrongClass[0]!.elf.class}: ${list(wrongClass)}`, fixPlatform));
+  }
+  if (exp.machine !== EM_ARM) return;
+  if (exp.floatAbi) {
+    const wrongFloat = same.filter((s) => s.elf.arm && s.elf.arm.floatAbi !== 'unknown' && s.elf.arm.floatAbi !== exp.floatAbi);
+    if (wrongFloat.length > 0) {
+      out.push(finding('platform-float-abi-mismatch', wrongFloat[0]!.path,
+        `config says ${exp.label} but ${wrongFloat.length} of ${same.length} sampled ARM files are ${wrongFloat[0]!.elf.arm!.floatAbi}-float (${wrongFloat[0]!.elf.arm!.floatAbi === 'hard' ? 'armhf: arm/v7 or arm/v6' : 'armel: arm/v5'}): ${list(wrongFloat)}`, fixPlatform));
+    }
+  }
+  if (exp.maxCpuArch !== undefined) {
+    const max = exp.maxCpuArch;
+    const tooNew = same.filter((s) => (s.elf.arm?.attributes?.cpuArch ?? -1) > max);
+    if (tooNew.length > 0) {
+      out.push(finding('platform-arch-version-mismatch', tooNew[0]!.path,
+        `config says ${exp.label} but ${tooNew.length} of ${same.length} sampled ARM files need ${tooNew[0]!.elf.arm!.attributes!.cpuArchName}: ${list(tooNew)}`, fixPlatform));
+    }
+  }
+}
+
+function describeMachine(m: number): string {
+  return `${machineName(m)} (${m})`;
+}

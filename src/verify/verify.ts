@@ -1,0 +1,116 @@
+// `xbuild verify` as a library: an Image or Index in, a report of every
+// finding out (schema: docs/verify-json-schema.md). Reads each layer once.
+import { XbuildError, wrapError } from '../errors.ts';
+import type { CaptureLimits } from '../elf/bytes.ts';
+import type { Descriptor, Image, ImageOrIndex, Index, Platform } from '../oci/model.ts';
+import type { OnProgress } from '../progress.ts';
+import { collectImageView } from './collect.ts';
+import type { Finding } from './findings.ts';
+import { checkView, type Checked, type RuleOptions } from './rules.ts';
+
+export const VERIFY_SCHEMA_VERSION = 1;
+
+export interface VerifyOptions extends RuleOptions {
+  /** "os/arch[/variant]": for an index, verify only this entry; for an image, require this platform. */
+  platform?: string;
+  onProgress?: OnProgress;
+  limits?: CaptureLimits;
+}
+
+export interface PlatformReport {
+  platform: string;
+  digest: string;
+  passed: boolean;
+  counts: { error: number; warning: number; info: number };
+  findings: Finding[];
+  checked: Checked & { layers: number; entries: number; bytes: number };
+}
+
+export interface VerifyReport {
+  schemaVersion: typeof VERIFY_SCHEMA_VERSION;
+  image: string;
+  kind: 'image' | 'index';
+  digest: string;
+  passed: boolean;
+  platforms: PlatformReport[];
+  /** Index entries not verified (attestations, not selected by --platform). */
+  skipped: { digest: string; platform?: string; reason: string }[];
+}
+
+export function platformString(p: Pick<Platform, 'os' | 'architecture' | 'variant'>): string {
+  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
+}
+
+/** Does `want` ("linux/arm/v7", "linux/arm", "arm64") select this platform? Missing arm variant = v7 and arm64 = v8. */
+export function platformMatches(want: string, p: Pick<Platform, 'os' | 'architecture' | 'variant'>): boolean {
+  const parts = want.split('/');
+  const [os, arch, variant] = parts.length === 1 ? ['linux', parts[0], undefined] : parts;
+  if (os !== p.os || arch !== p.architecture) return false;
+  if (variant === undefined) return true;
+  const dflt = p.architecture === 'arm' ? 'v7' : p.architecture === 'arm64' ? 'v8' : undefined;
+  return variant === (p.variant ?? dflt);
+}
+
+export async function verifyImage(image: Image, opts: VerifyOptions = {}): Promise<PlatformReport> {
+  const config = await image.config();
+  const platform = platformString(config);
+  if (opts.platform && !platformMatches(opts.platform, config)) {
+    throw new XbuildError('NOT_FOUND', `${image.name} is ${platform}, not ${opts.platform}`, { hint: `run without --platform, or with --platform ${platform}` });
+  }
+  const [digest, layers] = await Promise.all([image.digest(), image.layers()]);
+  opts.onProgress?.({ kind: 'step', message: `verifying ${image.name} (${platform}, ${layers.length} layers)` });
+  const collected = await collectImageView(layers, { onProgress: opts.onProgress, limits: opts.limits });
+  const { findings, checked } = checkView(collected.view, config, opts);
+  const all = [...collected.findings, ...findings];
+  const counts = { error: 0, warning: 0, info: 0 };
+  for (const f of all) counts[f.severity]++;
+  return {
+    platform, digest, passed: counts.error === 0, counts, findings: all,
+    checked: { ...checked, layers: layers.length, entries: collected.entries, bytes: collected.bytes },
+  };
+}
+
+function isAttestation(d: Descriptor): boolean {
+  return d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest'
+    || (d.platform?.os === 'unknown' && d.platform.architecture === 'unknown');
+}
+
+export async function verifyIndex(index: Index, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  const manifest = await index.manifest();
+  const digest = await index.digest();
+  const platforms: PlatformReport[] = [];
+  const skipped: VerifyReport['skipped'] = [];
+  for (const d of manifest.manifests) {
+    const p = d.platform ? platformString(d.platform) : undefined;
+    if (isAttestation(d)) { skipped.push({ digest: d.digest, platform: p, reason: 'attestation manifest' }); continue; }
+    if (opts.platform && !(d.platform && platformMatches(opts.platform, d.platform))) {
+      skipped.push({ digest: d.digest, platform: p, reason: `not selected by --platform ${opts.platform}` });
+      continue;
+    }
+    let child: ImageOrIndex;
+    try {
+      child = await index.child(d);
+    } catch (err) {
+      throw wrapError(`opening ${index.name} entry ${p ?? d.digest}`, err);
+    }
+    if (child.kind === 'index') { skipped.push({ digest: d.digest, platform: p, reason: 'nested index' }); continue; }
+    try {
+      platforms.push(await verifyImage(child, { ...opts, platform: undefined }));
+    } catch (err) {
+      throw wrapError(`verifying ${index.name} for ${p ?? d.digest}`, err);
+    }
+  }
+  if (platforms.length === 0) {
+    const have = manifest.manifests.filter((d) => d.platform && !isAttestation(d)).map((d) => platformString(d.platform!)).join(', ');
+    throw new XbuildError('NOT_FOUND', `${index.name} has no image${opts.platform ? ` for ${opts.platform}` : ''} to verify (platforms: ${have || 'none'})`,
+      { hint: have ? `pick one with --platform ${have.split(', ')[0]}` : undefined });
+  }
+  return { schemaVersion: VERIFY_SCHEMA_VERSION, image: index.name, kind: 'index', digest, passed: platforms.every((p) => p.passed), platforms, skipped };
+}
+
+/** Verify whatever openImage returned. */
+export async function verify(target: ImageOrIndex, opts: VerifyOptions = {}): Promise<VerifyReport> {
+  if (target.kind === 'index') return verifyIndex(target, opts);
+  const report = await verifyImage(target, opts);
+  return { schemaVersion: VERIFY_SCHEMA_VERSION, image: target.name, kind: 'image', digest: report.digest, passed: report.passed, platforms: [report], skipped: [] };
+}

@@ -1,0 +1,210 @@
+// The wrap operation, pure: base image (or index) + the xbuild layer for each
+// emulated platform -> new image (or index). Nothing here knows where images
+// come from or go to, nor how emulators are found: the layer entries come
+// from an injected LayerSource (the CLI composes the emulator cache and the
+// shims). Base layers are reused as they are (same descriptors, never
+// recompressed); exactly one layer and one history entry are added.
+import { posix } from 'node:path';
+import type { Descriptor, Image, ImageConfig, ImageIndex, ImageManifest, ImageOrIndex, Index, Layer, Platform } from '../oci/model.ts';
+import type { LayerEntry } from '../layer/entry.ts';
+import { buildLayer } from '../layer/build.ts';
+import { emulationFor, formatPlatform, matchPlatform, normalizePlatform } from '../oci/platform.ts';
+import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, gzipLayerMediaTypeFor, isIndexMediaType } from '../oci/media-types.ts';
+import { isAttestationOrUnknown, validateImageOrIndex } from '../oci/manifest.ts';
+import { sha256Digest } from '../layout/blob.ts';
+import { XbuildError, wrapError } from '../errors.ts';
+import { noProgress, type OnProgress } from '../progress.ts';
+import type { QemuArch } from '../qemu/cache.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../shims/contract.ts';
+
+export const LABEL_XBUILD_VERSION = 'io.xbuild.version';
+export const LABEL_QEMU_VERSION = 'io.xbuild.qemu.version';
+
+/** What goes into the added layer for one emulated architecture. */
+export interface XbuildLayerSpec {
+  entries: LayerEntry[];
+  /** QEMU version of the emulator in `entries` (label io.xbuild.qemu.version). */
+  qemuVersion: string;
+}
+
+/** Injected: the layer contents for a platform that needs emulator `qemuArch`. */
+export type LayerSource = (qemuArch: QemuArch, platform: Platform) => Promise<XbuildLayerSpec>;
+
+export interface WrapOptions {
+  /** The base's normalised name (annotation org.opencontainers.image.base.name). */
+  baseName: string;
+  layerSource: LayerSource;
+  /** Restrict to these platforms (index: keep and wrap only these; image: must match). */
+  platforms?: Platform[];
+  /** Host architecture in OCI naming; default amd64. */
+  hostArch?: string;
+  /** SOURCE_DATE_EPOCH in seconds (mtime of the added files, history `created`); default 0. */
+  sourceDateEpoch?: number;
+  xbuildVersion: string;
+  onProgress?: OnProgress;
+}
+
+export interface WrappedEntry { platform: string; digest: string; baseDigest: string; action: 'wrapped' | 'kept' }
+
+export interface WrapResult {
+  image: ImageOrIndex;
+  digest: string;
+  mediaType: string;
+  entries: WrappedEntry[];
+}
+
+/** created_by of the added history entry: "xbuild wrap (qemu-arm-static, cross-build-start, cross-build-end)". */
+export function historyCreatedBy(qemuArch: QemuArch, entries: LayerEntry[]): string {
+  const paths = new Set(entries.map((e) => e.path));
+  const parts = [emulatorInImage(qemuArch), CROSS_BUILD_START, CROSS_BUILD_END].filter((p) => paths.has(p)).map((p) => posix.basename(p));
+  return `xbuild wrap (${parts.join(', ')})`;
+}
+
+export async function wrapImage(base: ImageOrIndex, opts: WrapOptions): Promise<WrapResult> {
+  const ctx: Ctx = { opts, layers: new Map(), onProgress: opts.onProgress ?? noProgress };
+  const result = base.kind === 'image' ? await wrapSingle(base, ctx) : await wrapIndex(base, ctx);
+  await validateImageOrIndex(result.image).catch((e) => { throw wrapError('checking the wrapped image', e); });
+  return result;
+}
+
+interface Ctx {
+  opts: WrapOptions;
+  /** One built layer per (emulator, media type): arm v5/v6/v7 entries share it. */
+  layers: Map<string, Promise<{ layer: Layer; spec: XbuildLayerSpec }>>;
+  onProgress: OnProgress;
+}
+
+function configPlatform(cfg: ImageConfig): Platform {
+  return normalizePlatform({ os: cfg.os, architecture: cfg.architecture, ...(cfg.variant ? { variant: cfg.variant } : {}) });
+}
+
+async function wrapSingle(base: Image, ctx: Ctx): Promise<WrapResult> {
+  const cfg = await base.config();
+  const platform = configPlatform(cfg);
+  const want = ctx.opts.platforms;
+  if (want && want.length && !want.some((w) => matchPlatform(w, platform))) {
+    throw new XbuildError('NOT_FOUND', `${base.name} is a single ${formatPlatform(platform)} image, not ${want.map(formatPlatform).join(', ')}`);
+  }
+  const img = await appendXbuildLayer(base, ctx.opts.baseName, ctx);
+  const digest = await img.digest();
+  return { image: img, digest, mediaType: await img.mediaType(), entries: [{ platform: formatPlatform(platform), digest, baseDigest: await base.digest(), action: 'wrapped' }] };
+}
+
+async function wrapIndex(base: Index, ctx: Ctx): Promise<WrapResult> {
+  const idx = await base.manifest();
+  const raw = JSON.parse((await base.rawManifest()).toString('utf8')) as ImageIndex & Record<string, unknown>;
+  const want = ctx.opts.platforms;
+  const hostArch = ctx.opts.hostArch ?? 'amd64';
+  const children = new Map<string, ImageOrIndex>();
+  const newManifests: Descriptor[] = [];
+  const entries: WrappedEntry[] = [];
+  const runnable = idx.manifests.filter((d) => !isAttestationOrUnknown(d));
+  if (want && want.length) {
+    for (const w of want) {
+      if (!runnable.some((d) => matchPlatform(w, d.platform!))) {
+        throw new XbuildError('NOT_FOUND', `${base.name} has no ${formatPlatform(w)} image`, { hint: `it has: ${runnable.map((d) => formatPlatform(d.platform!)).join(', ')}` });
+      }
+    }
+  }
+  for (const d of idx.manifests) {
+    const attest = isAttestationOrUnknown(d);
+    const selected = want && want.length ? !attest && want.some((w) => matchPlatform(w, d.platform!)) : !attest && emulationFor(d.platform!, hostArch).kind === 'emulated';
+    if (want && want.length && !selected) continue; // --platform keeps only what it names
+    if (!selected) {
+      newManifests.push(d);
+      children.set(d.digest, await base.child(d));
+      entries.push({ platform: attest ? 'attestation' : formatPlatform(d.platform!), digest: d.digest, baseDigest: d.digest, action: 'kept' });
+      continue;
+    }
+    const child = await base.child(d);
+    if (child.kind !== 'image') throw new XbuildError('UNSUPPORTED', `${base.name}: nested index for ${formatPlatform(d.platform!)} is not supported`);
+    const img = await appendXbuildLayer(child, ctx.opts.baseName, ctx).catch((e) => { throw wrapError(`wrapping ${formatPlatform(d.platform!)} of ${base.name}`, e); });
+    const rawChild = await img.rawManifest();
+    const nd: Descriptor = { ...d, mediaType: await img.mediaType(), digest: sha256Digest(rawChild), size: rawChild.length };
+    newManifests.push(nd);
+    children.set(nd.digest, img);
+    entries.push({ platform: formatPlatform(d.platform!), digest: nd.digest, baseDigest: d.digest, action: 'wrapped' });
+  }
+  if (!entries.some((e) => e.action === 'wrapped')) {
+    const plats = runnable.map((d) => formatPlatform(d.platform!)).join(', ') || 'no runnable platform';
+    throw new XbuildError('UNSUPPORTED', `${base.name} has nothing to wrap: it holds ${plats}, none of which needs an emulator on this ${hostArch} host`, {
+      hint: 'wrap an index or image for linux/arm/v5, v6, v7 or linux/arm64',
+    });
+  }
+  const baseDigest = await base.digest();
+  const out = { ...raw, manifests: newManifests, annotations: { ...(raw.annotations ?? {}), [ANNOTATION_BASE_NAME]: ctx.opts.baseName, [ANNOTATION_BASE_DIGEST]: baseDigest } };
+  const rawOut = Buffer.from(JSON.stringify(out));
+  const mediaType = await base.mediaType();
+  const digest = sha256Digest(rawOut);
+  const index: Index = {
+    kind: 'index', name: `wrapped ${base.name}`,
+    manifest: async () => out as ImageIndex, rawManifest: async () => rawOut,
+    mediaType: async () => mediaType, digest: async () => digest,
+    child: async (cd) => {
+      const c = children.get(cd.digest);
+      if (!c) throw new XbuildError('NOT_FOUND', `${cd.digest} is not an entry of the wrapped index`);
+      return c;
+    },
+  };
+  if (!isIndexMediaType(mediaType)) throw new XbuildError('INVALID_IMAGE', `${base.name}: index has media type ${mediaType}`);
+  return { image: index, digest, mediaType, entries };
+}
+
+/** base + the xbuild layer for its platform -> new image (in memory; blobs streamed on demand). */
+export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx): Promise<Image> {
+  const cfg = await base.config();
+  const platform = configPlatform(cfg);
+  const emu = emulationFor(platform, ctx.opts.hostArch ?? 'amd64');
+  if (emu.kind === 'native') {
+    throw new XbuildError('UNSUPPORTED', `${base.name} is ${formatPlatform(platform)}, which runs natively on this host: there is nothing to emulate`, {
+      hint: 'wrap an ARM image (linux/arm/v5, v6, v7 or linux/arm64), e.g. arm32v7/debian or arm64v8/debian',
+    });
+  }
+  if (emu.kind === 'unsupported') throw new XbuildError('UNSUPPORTED', `cannot wrap ${base.name}: ${emu.reason}`);
+  const labels = (cfg.config?.Labels ?? {}) as Record<string, string>;
+  if (labels[LABEL_XBUILD_VERSION]) {
+    throw new XbuildError('UNSUPPORTED', `${base.name} is already wrapped by xbuild ${labels[LABEL_XBUILD_VERSION]}`, { hint: 'wrap the original base image instead' });
+  }
+  const baseManifest = await base.manifest();
+  const mediaType = await base.mediaType();
+  const layerMediaType = gzipLayerMediaTypeFor(mediaType);
+  const key = `${emu.qemuArch} ${layerMediaType}`;
+  let built = ctx.layers.get(key);
+  if (!built) {
+    built = (async () => {
+      ctx.onProgress({ kind: 'step', message: `building the xbuild layer for ${formatPlatform(platform)} (qemu-${emu.qemuArch}-static)` });
+      const spec = await ctx.opts.layerSource(emu.qemuArch, platform);
+      const layer = await buildLayer(spec.entries, { sourceDateEpoch: ctx.opts.sourceDateEpoch, mediaType: layerMediaType });
+      return { layer, spec };
+    })();
+    ctx.layers.set(key, built);
+  }
+  const { layer, spec } = await built;
+  const baseLayers = await base.layers();
+
+  const rawCfg = JSON.parse((await base.rawConfig()).toString('utf8')) as ImageConfig;
+  const created = new Date((ctx.opts.sourceDateEpoch ?? 0) * 1000).toISOString().replace('.000Z', 'Z');
+  const newCfg: ImageConfig = {
+    ...rawCfg,
+    config: { ...(rawCfg.config ?? {}), Labels: { ...labels, [LABEL_XBUILD_VERSION]: ctx.opts.xbuildVersion, [LABEL_QEMU_VERSION]: spec.qemuVersion } },
+    rootfs: { type: 'layers', diff_ids: [...rawCfg.rootfs.diff_ids, layer.diffId] },
+    history: [...(rawCfg.history ?? []), { created, created_by: historyCreatedBy(emu.qemuArch, spec.entries), comment: `xbuild ${ctx.opts.xbuildVersion}` }],
+  };
+  const rawConfig = Buffer.from(JSON.stringify(newCfg));
+  const baseDigest = await base.digest();
+  const manifest: ImageManifest = {
+    ...(JSON.parse((await base.rawManifest()).toString('utf8')) as ImageManifest),
+    config: { ...baseManifest.config, digest: sha256Digest(rawConfig), size: rawConfig.length },
+    layers: [...baseManifest.layers, layer.descriptor],
+  };
+  manifest.annotations = { ...(baseManifest.annotations ?? {}), [ANNOTATION_BASE_NAME]: baseName, [ANNOTATION_BASE_DIGEST]: baseDigest };
+  const rawManifest = Buffer.from(JSON.stringify(manifest));
+  const layers = [...baseLayers, layer];
+  return {
+    kind: 'image', name: `${base.name} + xbuild`,
+    manifest: async () => manifest, rawManifest: async () => rawManifest,
+    mediaType: async () => mediaType, digest: async () => sha256Digest(rawManifest),
+    config: async () => newCfg, rawConfig: async () => rawConfig,
+    layers: async () => layers,
+  };
+}

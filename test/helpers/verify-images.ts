@@ -1,0 +1,83 @@
+// Image cases for verify tests: a Debian-like ARM root file system made of
+// real Debian binaries (dash, busybox), and the xbuild layer (emulator + shims).
+//
+// The xbuild layer is the real one: its entries come from xbuildLayerEntries
+// (src/shims/layer.ts, the list wrap builds its layer from) with the real shim
+// (ensureShim builds it into the cache with gcc when missing). The emulator is
+// the real patched one from the qemu cache (${XBUILD_CACHE_DIR:-~/.cache/xbuild}/qemu/*/qemu-<arch>-static)
+// when it has been built, otherwise the gcc-built stand-in from
+// scripts/fixtures/elf-samples.sh that carries the same ELF note (static
+// x86_64, note "xbuild" type 1). `xbuildParts()` says which was used.
+import { readFile, readdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { CROSS_BUILD_END, CROSS_BUILD_START } from '../../src/shims/contract.ts';
+import { ensureShim, xbuildCacheRoot } from '../../src/shims/build.ts';
+import { xbuildLayerEntries } from '../../src/shims/layer.ts';
+import type { QemuArch } from '../../src/qemu/cache.ts';
+import { elfSample } from './elf-samples.ts';
+import { findEmulator } from './emulators.ts';
+import type { TarSpec } from './mem-image.ts';
+
+async function newestIn(dir: string, file: string): Promise<string | undefined> {
+  let best: { p: string; t: number } | undefined;
+  for (const d of await readdir(dir).catch(() => [] as string[])) {
+    const p = join(dir, d, file);
+    const s = await stat(p).catch(() => undefined);
+    if (s?.isFile() && (!best || s.mtimeMs > best.t)) best = { p, t: s.mtimeMs };
+  }
+  return best?.p;
+}
+
+export interface XbuildParts { arch: QemuArch; emulator: Buffer; shim: Buffer; emulatorFrom: string; shimFrom: string }
+
+let shimPath: Promise<string> | undefined;
+
+export async function xbuildParts(arch: QemuArch): Promise<XbuildParts> {
+  const root = xbuildCacheRoot(process.env);
+  shimPath ??= ensureShim({ cacheRoot: root });
+  const shimFrom = await shimPath;
+  // findEmulator: XBUILD_QEMU_DIR, the build driver's resolver, or the newest in the qemu cache
+  const emulatorFrom = await findEmulator(arch).catch(() => undefined)
+    ?? await newestIn(join(root, 'qemu'), `qemu-${arch}-static`) ?? await elfSample('synthetic/x86_64-xbuild-note1');
+  return { arch, emulator: await readFile(emulatorFrom), shim: await readFile(shimFrom), emulatorFrom, shimFrom };
+}
+
+async function readStream(s: Readable): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(Buffer.from(c as Buffer));
+  return Buffer.concat(parts);
+}
+
+/** The xbuild layer's entries (xbuildLayerEntries) as tar specs. */
+export async function xbuildLayer(parts: XbuildParts): Promise<TarSpec[]> {
+  const entries = await xbuildLayerEntries({ arch: parts.arch, emulatorPath: parts.emulatorFrom, shimPath: parts.shimFrom });
+  const out: TarSpec[] = [];
+  for (const e of entries) {
+    if (e.type === 'dir') out.push({ name: `${e.path}/`, type: 'directory', mode: e.mode });
+    else if (e.type === 'symlink') out.push({ name: e.path, type: 'symlink', linkname: e.linkname });
+    else {
+      const content = Buffer.isBuffer(e.content) ? e.content : e.content ? await readStream(await e.content()) : Buffer.alloc(0);
+      out.push({ name: e.path, content, mode: e.mode });
+    }
+  }
+  return out;
+}
+
+/** A merged-/usr Debian-like root: bin -> usr/bin, sh -> dash, busybox, /etc/shells. */
+export async function debianLikeRoot(debArch: 'armhf' | 'armel' | 'arm64'): Promise<TarSpec[]> {
+  const dash = await readFile(await elfSample(`${debArch}/dash`));
+  const busybox = await readFile(await elfSample(`${debArch}/busybox`));
+  return [
+    { name: 'bin', type: 'symlink', linkname: 'usr/bin' },
+    { name: 'etc/', type: 'directory' },
+    { name: 'etc/shells', content: '# /etc/shells: valid login shells\n/bin/sh\n/usr/bin/sh\n/bin/dash\n/usr/bin/dash\n' },
+    { name: 'usr/', type: 'directory' },
+    { name: 'usr/bin/', type: 'directory' },
+    { name: 'usr/bin/busybox', content: busybox, mode: 0o755 },
+    { name: 'usr/bin/dash', content: dash, mode: 0o755 },
+    { name: 'usr/bin/sh', type: 'symlink', linkname: 'dash' },
+  ];
+}
+
+export { CROSS_BUILD_START, CROSS_BUILD_END };

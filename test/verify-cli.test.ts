@@ -1,0 +1,34 @@
+// `xbuild verify` CLI in-process: rendering and exit codes.
+import test from 'ava';
+import { runCli } from '../src/cli/run.ts';
+import { renderReport } from '../src/cli/verify.ts';
+import { verify } from '../src/verify/verify.ts';
+import { capture } from './helpers/capture.ts';
+import { memImage, tarOf } from './helpers/mem-image.ts';
+import { debianLikeRoot } from './helpers/verify-images.ts';
+
+test('verify without a usable image source exits 2 (could not run) and prints one error line', async (t) => {
+  const c = capture();
+  t.is(await runCli(['verify', 'oci:/nonexistent/xbuild-layout'], c.ctx), 2);
+  t.regex(c.stderr(), /^xbuild: /);
+  t.notRegex(c.stderr(), /\n\s+at /);
+  t.is(c.stdout(), '');
+});
+
+test('verify --shim with a missing file exits 2', async (t) => {
+  const c = capture();
+  t.is(await runCli(['verify', 'oci:/x', '--shim', '/nonexistent/shim'], c.ctx), 2);
+  t.regex(c.stderr(), /reading --shim \/nonexistent\/shim/);
+});
+
+test('the human report has one line per finding: severity, id, path, message and fix', async (t) => {
+  const img = memImage('t/bare', { architecture: 'arm', variant: 'v7' }, [{ tar: await tarOf(await debianLikeRoot('armhf')) }]);
+  const report = await verify(img);
+  const text = renderReport(report);
+  const lines = text.trimEnd().split('\n');
+  t.regex(lines[0]!, /^t\/bare \(image sha256:[0-9a-f]{12}\): FAIL$/);
+  t.regex(lines[1]!, /^linux\/arm\/v7 {2}FAIL {2}3 error\(s\), 0 warning\(s\), 1 info/);
+  const findingLines = lines.slice(2);
+  t.is(findingLines.length, report.platforms[0]!.findings.length);
+  t.true(findingLines.some((l) => /^ {2}error +emulator-missing +\/usr\/bin\/qemu-arm-static +\/usr\/bin\/qemu-arm-static is missing \(fix: wrap/.test(l)));
+});

@@ -1,0 +1,268 @@
+// verify as a library on in-memory images made of real tar layers and real
+// Debian binaries (test/helpers/verify-images.ts).
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { verify, verifyImage, type PlatformReport } from '../src/verify/verify.ts';
+import { XbuildError } from '../src/errors.ts';
+import { memImage, memIndex, tarOf, type TarSpec } from './helpers/mem-image.ts';
+import { debianLikeRoot, xbuildLayer, xbuildParts } from './helpers/verify-images.ts';
+import { elfSample } from './helpers/elf-samples.ts';
+
+const ids = (r: PlatformReport, sev?: string) => r.findings.filter((f) => !sev || f.severity === sev).map((f) => f.id).sort();
+const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+async function wrappedArmhf(extra: TarSpec[][] = [], platform = { architecture: 'arm', variant: 'v7' }, root: 'armhf' | 'armel' | 'arm64' = 'armhf') {
+  const parts = await xbuildParts(platform.architecture === 'arm64' ? 'aarch64' : 'arm');
+  const layers = [await tarOf(await debianLikeRoot(root)), await tarOf(await xbuildLayer(parts))];
+  for (const e of extra) layers.push(await tarOf(e));
+  return { image: memImage('test/wrapped', platform, layers.map((tar) => ({ tar }))), parts };
+}
+
+test('a correctly wrapped arm/v7 image passes; with the shim build given, the shims must be identical', async (t) => {
+  const { image, parts } = await wrappedArmhf();
+  t.log(`emulator from ${parts.emulatorFrom}, shim from ${parts.shimFrom}`);
+  const r = await verifyImage(image);
+  t.deepEqual(ids(r, 'error'), []);
+  t.deepEqual(ids(r, 'warning'), []);
+  t.deepEqual(ids(r, 'info'), ['shim-not-compared']);
+  t.true(r.passed);
+  t.is(r.checked.emulator, 'usr/bin/qemu-arm-static');
+  t.true(r.checked.sampled.includes('usr/bin/dash'));
+  t.true(r.checked.shells.includes('bin/sh'));
+  const same = await verifyImage(image, { shimDigests: [digestOf(parts.shim)] });
+  t.deepEqual(ids(same), []);
+  const other = await verifyImage(image, { shimDigests: [digestOf(Buffer.from('another build'))] });
+  t.deepEqual(ids(other, 'error'), ['shim-differs-from-build', 'shim-differs-from-build']);
+});
+
+// What cross-build-start leaves in a layer (shims/xbuild-shim.c): /bin/sh is
+// resolved to its final file (/usr/bin/dash), which is renamed to
+// dash.xbuild-orig and replaced by the shim; the state file lists it.
+async function crossBuildStarted(): Promise<TarSpec[]> {
+  const parts = await xbuildParts('arm');
+  const dash = await readFile(await elfSample('armhf/dash'));
+  return [
+    { name: 'usr/bin/dash', content: parts.shim, mode: 0o755 },
+    { name: 'usr/bin/dash.xbuild-orig', content: dash, mode: 0o755 },
+    { name: 'usr/lib/xbuild/cross-build-active', content: '/usr/bin/dash\n' },
+    { name: 'etc/dpkg/dpkg.cfg.d/xbuild-cross-build', content: '# xbuild\n' },
+  ];
+}
+
+test('cross-build-start without cross-build-end fails and names the findings', async (t) => {
+  const { image } = await wrappedArmhf([await crossBuildStarted()]);
+  const r = await verifyImage(image);
+  t.false(r.passed);
+  t.deepEqual(ids(r, 'error'), ['cross-build-active', 'cross-build-dpkg-hook-left', 'cross-build-original-left', 'shell-is-shim']);
+  const active = r.findings.find((f) => f.id === 'cross-build-active')!;
+  t.is(active.path, 'usr/lib/xbuild/cross-build-active');
+  t.regex(active.message, /swapped: \/usr\/bin\/dash/);
+  t.regex(active.hint, /cross-build-end/);
+  t.is(r.findings.find((f) => f.id === 'shell-is-shim')!.path, 'bin/sh');
+});
+
+test('cross-build-start then cross-build-end (whiteouts of the saved original and the state file) passes', async (t) => {
+  const dash = await readFile(await elfSample('armhf/dash'));
+  const end: TarSpec[] = [
+    { name: 'usr/bin/.wh.dash.xbuild-orig' },
+    { name: 'usr/bin/dash', content: dash, mode: 0o755 },
+    { name: 'usr/lib/xbuild/.wh.cross-build-active' },
+    { name: 'etc/dpkg/dpkg.cfg.d/.wh.xbuild-cross-build' },
+  ];
+  const { image } = await wrappedArmhf([await crossBuildStarted(), end]);
+  const r = await verifyImage(image);
+  t.deepEqual(ids(r, 'error'), []);
+  t.true(r.passed);
+});
+
+test('an opaque directory hides the lower state file', async (t) => {
+  const { image } = await wrappedArmhf([await crossBuildStarted(), [
+    { name: 'usr/lib/xbuild/', type: 'directory' }, { name: 'usr/lib/xbuild/.wh..wh..opq' },
+    { name: 'usr/bin/.wh.dash.xbuild-orig' }, { name: 'usr/bin/dash', content: await readFile(await elfSample('armhf/dash')), mode: 0o755 },
+    { name: 'etc/dpkg/dpkg.cfg.d/.wh.xbuild-cross-build' },
+  ]]);
+  t.deepEqual(ids(await verifyImage(image), 'error'), []);
+});
+
+test('config amd64 with ARM binaries fails', async (t) => {
+  const { image } = await wrappedArmhf([], { architecture: 'amd64', variant: undefined as unknown as string });
+  const r = await verifyImage(image);
+  t.false(r.passed);
+  t.deepEqual(ids(r, 'error'), ['platform-machine-mismatch', 'platform-not-emulated', 'shell-wrong-arch']);
+  t.regex(r.findings.find((f) => f.id === 'platform-machine-mismatch')!.message, /linux\/amd64 \(x86_64 \(62\)\) but \d+ of \d+ sampled ELF files are arm \(40\)/);
+});
+
+test('Debian\'s dynamic qemu-user binary in place of the emulator fails (dynamic, no xbuild note)', async (t) => {
+  const dyn = await readFile(await elfSample('amd64/qemu-arm'));
+  const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: dyn, mode: 0o755 }]]);
+  const r = await verifyImage(image);
+  t.deepEqual(ids(r, 'error'), ['emulator-dynamic', 'emulator-no-xbuild-note']);
+  t.regex(r.findings.find((f) => f.id === 'emulator-dynamic')!.message, /interpreter \/lib64\/ld-linux-x86-64\.so\.2/);
+});
+
+test('the same, read through the bounded sparse capture (small whole-file limit)', async (t) => {
+  const dyn = await readFile(await elfSample('amd64/qemu-arm'));
+  const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: dyn, mode: 0o755 }]]);
+  const r = await verifyImage(image, { limits: { wholeFileMax: 64 << 10, headBytes: 16 << 10, segmentMax: 64 << 10 } });
+  t.true(ids(r, 'error').includes('emulator-dynamic'));
+});
+
+test('Debian\'s static-pie qemu-arm-static is accepted as static but lacks the xbuild execve note', async (t) => {
+  const pie = await readFile(await elfSample('amd64/qemu-arm-static'));
+  const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: pie, mode: 0o755 }]]);
+  t.deepEqual(ids(await verifyImage(image), 'error'), ['emulator-no-xbuild-note']);
+});
+
+test('an emulator for the wrong architecture fails', async (t) => {
+  const parts = await xbuildParts('aarch64');
+  const image = memImage('test/wrong-emulator', { architecture: 'arm', variant: 'v7' }, [
+    { tar: await tarOf(await debianLikeRoot('armhf')) }, { tar: await tarOf(await xbuildLayer(parts)) },
+  ]);
+  const r = await verifyImage(image);
+  t.deepEqual(ids(r, 'error'), ['emulator-missing']);
+  t.is(r.findings.find((f) => f.id === 'emulator-wrong-arch')?.path, 'usr/bin/qemu-aarch64-static');
+  // and an ARM binary where the x86_64 emulator belongs
+  const arm = await readFile(await elfSample('armhf/busybox'));
+  const { image: img2 } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: arm, mode: 0o755 }]]);
+  t.deepEqual(ids(await verifyImage(img2), 'error'), ['emulator-no-xbuild-note', 'emulator-not-host-native']);
+});
+
+test('a non-executable emulator is reported', async (t) => {
+  const parts = await xbuildParts('arm');
+  const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: parts.emulator, mode: 0o644 }]]);
+  t.deepEqual(ids(await verifyImage(image), 'error'), ['emulator-not-executable']);
+});
+
+test('whiteouts deleting /bin/sh, and replacing it (with an ARM binary / with the shim), are handled', async (t) => {
+  const { image: deleted } = await wrappedArmhf([[{ name: 'usr/bin/.wh.sh' }]]);
+  const r1 = await verifyImage(deleted);
+  t.deepEqual(ids(r1, 'warning'), ['shell-missing']);
+  t.deepEqual(ids(r1, 'error'), []);
+
+  const busybox = await readFile(await elfSample('armhf/busybox'));
+  const { image: replaced } = await wrappedArmhf([[{ name: 'usr/bin/.wh.sh' }, { name: 'usr/bin/sh', content: busybox, mode: 0o755 }]]);
+  const r2 = await verifyImage(replaced);
+  t.deepEqual(ids(r2, 'error'), []);
+  t.true(r2.checked.sampled.includes('usr/bin/sh'), '/bin/sh resolved through bin -> usr/bin to the new regular file');
+
+  const parts = await xbuildParts('arm');
+  const { image: shimmed } = await wrappedArmhf([[{ name: 'usr/bin/.wh.sh' }, { name: 'usr/bin/sh', content: parts.shim, mode: 0o755 }]]);
+  t.deepEqual(ids(await verifyImage(shimmed), 'error'), ['shell-is-shim']);
+
+  // deleting the directory symlink /bin hides /bin/sh as well
+  const { image: noBin } = await wrappedArmhf([[{ name: '.wh.bin' }]]);
+  t.deepEqual(ids(await verifyImage(noBin), 'warning'), ['shell-missing']);
+});
+
+test('hard links and symlink loops', async (t) => {
+  const dash = await readFile(await elfSample('armhf/dash'));
+  const parts = await xbuildParts('arm');
+  const root: TarSpec[] = [
+    { name: 'bin', type: 'symlink', linkname: '/usr/bin' },
+    { name: 'usr/bin/dash', content: dash, mode: 0o755 },
+    { name: 'usr/bin/sh', type: 'link', linkname: 'usr/bin/dash' },
+  ];
+  const img = memImage('t/hl', { architecture: 'arm', variant: 'v7' }, [{ tar: await tarOf(root) }, { tar: await tarOf(await xbuildLayer(parts)) }]);
+  const r = await verifyImage(img);
+  t.deepEqual(ids(r, 'error'), []);
+  t.true(r.checked.shells.includes('bin/sh'));
+
+  const loop = memImage('t/loop', { architecture: 'arm', variant: 'v7' }, [{ tar: await tarOf([
+    ...root.slice(0, 2), { name: 'usr/bin/sh', type: 'symlink', linkname: 'sh2' }, { name: 'usr/bin/sh2', type: 'symlink', linkname: '/bin/sh' },
+  ]) }, { tar: await tarOf(await xbuildLayer(parts)) }]);
+  const r2 = await verifyImage(loop);
+  const missing = r2.findings.find((f) => f.id === 'shell-missing');
+  t.regex(missing?.message ?? '', /loop/);
+});
+
+test('layer entries with ../ and absolute paths are reported and never applied or written', async (t) => {
+  const evil = `xbuild-verify-evil-${process.pid}`;
+  const { image } = await wrappedArmhf([[
+    { name: `../../${evil}`, content: 'x' },
+    { name: `usr/../../${evil}-2`, content: 'x' },
+    { name: '/usr/bin/absolute-file', content: 'x' },
+    { name: 'usr/bin/hl', type: 'link', linkname: '../../etc/passwd' },
+  ]]);
+  const r = await verifyImage(image);
+  const parent = r.findings.filter((f) => f.id === 'layer-path-parent');
+  t.is(parent.length, 3);
+  t.is(parent[0]!.severity, 'error');
+  t.is(r.findings.filter((f) => f.id === 'layer-path-absolute').length, 1);
+  for (const dir of [process.cwd(), join(process.cwd(), '..'), join(process.cwd(), '..', '..'), '/']) {
+    await t.throwsAsync(stat(join(dir, evil)));
+  }
+});
+
+test('ARM float ABI and architecture version vs the config variant', async (t) => {
+  // armel binaries labelled arm/v7: soft float where hard is expected
+  const { image: armelAsV7 } = await wrappedArmhf([], { architecture: 'arm', variant: 'v7' }, 'armel');
+  t.deepEqual(ids(await verifyImage(armelAsV7), 'error'), ['platform-float-abi-mismatch']);
+  // armel labelled arm/v5: passes
+  const { image: armel } = await wrappedArmhf([], { architecture: 'arm', variant: 'v5' }, 'armel');
+  t.deepEqual(ids(await verifyImage(armel), 'error'), []);
+  // armhf (ARMv7) labelled arm/v6: binaries need a newer CPU than the label
+  const { image: v7AsV6 } = await wrappedArmhf([], { architecture: 'arm', variant: 'v6' }, 'armhf');
+  const r = await verifyImage(v7AsV6);
+  t.deepEqual(ids(r, 'error'), ['platform-arch-version-mismatch']);
+  t.regex(r.findings.find((f) => f.id === 'platform-arch-version-mismatch')!.message, /need v7/);
+  // arm64 image wrapped for aarch64 passes; labelled arm/v7 it does not
+  const { image: arm64 } = await wrappedArmhf([], { architecture: 'arm64', variant: 'v8' }, 'arm64');
+  t.deepEqual(ids(await verifyImage(arm64), 'error'), []);
+  const { image: arm64AsArm } = await wrappedArmhf([], { architecture: 'arm', variant: 'v7' }, 'arm64');
+  t.deepEqual(ids(await verifyImage(arm64AsArm), 'error'), ['platform-machine-mismatch', 'shell-wrong-arch']);
+});
+
+test('an index is verified per platform; --platform selects one; attestations are skipped', async (t) => {
+  const { image: good } = await wrappedArmhf();
+  const bare = memImage('t/arm64', { architecture: 'arm64', variant: 'v8' }, [{ tar: await tarOf(await debianLikeRoot('arm64')) }]);
+  const index = await memIndex('t/index', [good, bare], [{
+    mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'0'.repeat(64)}`, size: 1,
+    platform: { os: 'unknown', architecture: 'unknown' }, annotations: { 'vnd.docker.reference.type': 'attestation-manifest' },
+  }]);
+  const all = await verify(index);
+  t.is(all.kind, 'index');
+  t.deepEqual(all.platforms.map((p) => [p.platform, p.passed]), [['linux/arm/v7', true], ['linux/arm64/v8', false]]);
+  t.false(all.passed);
+  t.is(all.skipped.length, 1);
+  t.true(ids(all.platforms[1]!, 'error').includes('emulator-missing'));
+  const one = await verify(index, { platform: 'linux/arm/v7' });
+  t.deepEqual(one.platforms.map((p) => p.platform), ['linux/arm/v7']);
+  t.true(one.passed);
+  const err = await t.throwsAsync(verify(index, { platform: 'linux/s390x' }), { instanceOf: XbuildError });
+  t.is(err?.code, 'NOT_FOUND');
+});
+
+test('a broken layer is an INVALID_IMAGE error (could not run), not a finding', async (t) => {
+  const img = memImage('t/broken', { architecture: 'arm', variant: 'v7' }, [{ tar: Buffer.from('this is not a tar archive at all'.repeat(40)), gzip: true }]);
+  const err = await t.throwsAsync(verifyImage(img), { instanceOf: XbuildError });
+  t.is(err?.code, 'INVALID_IMAGE');
+});
+
+test('uncompressed tar layers are read; zstd layers are refused as UNSUPPORTED (could not run)', async (t) => {
+  const root = await tarOf(await debianLikeRoot('armhf'));
+  const parts = await xbuildParts('arm');
+  const plain = memImage('t/plain', { architecture: 'arm', variant: 'v7' }, [{ tar: root, gzip: false }, { tar: await tarOf(await xbuildLayer(parts)), gzip: false }]);
+  t.true((await verifyImage(plain)).passed);
+  const zstdLike = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(64)]);
+  const z = memImage('t/zstd', { architecture: 'arm', variant: 'v7' }, [{ tar: zstdLike, gzip: false }]);
+  const err = await t.throwsAsync(verifyImage(z), { instanceOf: XbuildError });
+  t.is(err?.code, 'UNSUPPORTED');
+});
+
+test('an image asked for with --platform it is not is a NOT_FOUND error', async (t) => {
+  const { image } = await wrappedArmhf();
+  const err = await t.throwsAsync(verifyImage(image, { platform: 'linux/arm64' }), { instanceOf: XbuildError });
+  t.is(err?.code, 'NOT_FOUND');
+  t.true((await verifyImage(image, { platform: 'linux/arm' })).passed, 'arm without variant matches arm/v7');
+});
+
+test('when the capture limits cut PT_DYNAMIC, linkage is reported as not proven instead of passing', async (t) => {
+  const pie = await readFile(await elfSample('amd64/qemu-arm-static'));
+  const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: pie, mode: 0o755 }]]);
+  const r = await verifyImage(image, { limits: { wholeFileMax: 1024, headBytes: 64 << 10, segmentMax: 16 } });
+  const unread = r.findings.find((f) => f.id === 'file-unreadable' && f.path === 'usr/bin/qemu-arm-static');
+  t.truthy(unread);
+  t.regex(unread!.message, /PT_DYNAMIC/);
+});
