@@ -46,6 +46,7 @@ for (const arch of ['arm', 'aarch64'] as QemuArch[]) {
     t.is(facts.machine, 62);
     t.false(facts.interp);
     t.is(facts.needed, 0);
+    t.is(facts.linkage, 'static');
     t.is(facts.marker, `execve-intercept series=${SERIES_VERSION} qemu=${rec!.qemu.version}`);
     t.is(createHash('sha256').update(await readFile(emu)).digest('hex'), rec!.outputs[`qemu-${arch}-static`]!.sha256);
     const { stdout } = await run(emu, ['-version']);
