@@ -47,6 +47,7 @@ async function crossBuildStarted(): Promise<TarSpec[]> {
     { name: 'usr/bin/dash', content: parts.shim, mode: 0o755 },
     { name: 'usr/bin/dash.xbuild-orig', content: dash, mode: 0o755 },
     { name: 'usr/lib/xbuild/cross-build-active', content: '/usr/bin/dash\n' },
+    { name: 'etc/dpkg/dpkg.cfg.d/xbuild-cross-build', content: '# xbuild\n' },
   ];
 }
 
@@ -54,7 +55,7 @@ test('cross-build-start without cross-build-end fails and names the findings', a
   const { image } = await wrappedArmhf([await crossBuildStarted()]);
   const r = await verifyImage(image);
   t.false(r.passed);
-  t.deepEqual(ids(r, 'error'), ['cross-build-active', 'cross-build-original-left', 'shell-is-shim']);
+  t.deepEqual(ids(r, 'error'), ['cross-build-active', 'cross-build-dpkg-hook-left', 'cross-build-original-left', 'shell-is-shim']);
   const active = r.findings.find((f) => f.id === 'cross-build-active')!;
   t.is(active.path, 'usr/lib/xbuild/cross-build-active');
   t.regex(active.message, /swapped: \/usr\/bin\/dash/);
@@ -68,6 +69,7 @@ test('cross-build-start then cross-build-end (whiteouts of the saved original an
     { name: 'usr/bin/.wh.dash.xbuild-orig' },
     { name: 'usr/bin/dash', content: dash, mode: 0o755 },
     { name: 'usr/lib/xbuild/.wh.cross-build-active' },
+    { name: 'etc/dpkg/dpkg.cfg.d/.wh.xbuild-cross-build' },
   ];
   const { image } = await wrappedArmhf([await crossBuildStarted(), end]);
   const r = await verifyImage(image);
@@ -79,6 +81,7 @@ test('an opaque directory hides the lower state file', async (t) => {
   const { image } = await wrappedArmhf([await crossBuildStarted(), [
     { name: 'usr/lib/xbuild/', type: 'directory' }, { name: 'usr/lib/xbuild/.wh..wh..opq' },
     { name: 'usr/bin/.wh.dash.xbuild-orig' }, { name: 'usr/bin/dash', content: await readFile(await elfSample('armhf/dash')), mode: 0o755 },
+    { name: 'etc/dpkg/dpkg.cfg.d/.wh.xbuild-cross-build' },
   ]]);
   t.deepEqual(ids(await verifyImage(image), 'error'), []);
 });

@@ -7,6 +7,7 @@ import { qemuArchFor } from '../qemu/cache.ts';
 import {
   CROSS_BUILD_END, CROSS_BUILD_START, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, STATE_FILE, XBUILD_NOTE_NAME, emulatorInImage,
 } from '../shims/contract.ts';
+import { DPKG_HOOK } from '../shims/build.ts';
 import type { ContentInfo } from './collect.ts';
 import { expectedElfFor, type ExpectedElf } from './expect.ts';
 import { finding, type Finding, type FindingId } from './findings.ts';
@@ -75,6 +76,9 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   if (state.found) {
     const listed = (state.node.content?.text ?? '').split('\n').map((s) => s.trim()).filter(Boolean);
     out.push(finding('cross-build-active', STATE_FILE, `the image is still in cross-build mode${listed.length ? ` (swapped: ${listed.join(', ')})` : ''}`, fix.end));
+  }
+  if (view.lookup(DPKG_HOOK).found) {
+    out.push(finding('cross-build-dpkg-hook-left', DPKG_HOOK, `/${DPKG_HOOK} (written by cross-build-start for dpkg) is still there`, fix.end));
   }
   for (const p of [...view.paths()].filter((x) => x.endsWith(ORIGINAL_SUFFIX)).sort()) {
     out.push(finding('cross-build-original-left', p, `${p} is a saved original from cross-build-start: ${p.slice(0, -ORIGINAL_SUFFIX.length)} is still swapped`, fix.end));
