@@ -29,6 +29,8 @@ test('a correctly wrapped arm/v7 image passes; with the shim build given, the sh
   t.deepEqual(ids(r, 'info'), ['shim-not-compared']);
   t.true(r.passed);
   t.is(r.checked.emulator, 'usr/bin/qemu-arm-static');
+  t.regex(r.checked.emulatorNote ?? '', /^execve-intercept series=/);
+  t.regex(r.checked.shimNotes['usr/bin/cross-build-start'] ?? '', /^shim version=/);
   t.true(r.checked.sampled.includes('usr/bin/dash'));
   t.true(r.checked.shells.includes('bin/sh'));
   const same = await verifyImage(image, { shimDigests: [digestOf(parts.shim)] });
