@@ -139,5 +139,6 @@ function spawnCollect(cmd: string[], o: { env?: Record<string, string>; input?: 
 
 /** One-line description of a run for assertion messages. */
 export function describeRun(r: RunResult): string {
-  return `command: ${r.command}\nexit: ${r.code ?? r.signal}\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(0, 2000)}`;
+  const clip = (x: string) => (x.length <= 2400 ? x : `${x.slice(0, 800)}\n[... ${x.length - 2400} bytes ...]\n${x.slice(-1600)}`);
+  return `command: ${r.command}\nexit: ${r.code ?? r.signal}\nstdout: ${clip(r.stdout)}\nstderr: ${clip(r.stderr)}`;
 }
