@@ -260,11 +260,23 @@ test('an image asked for with --platform it is not is a NOT_FOUND error', async 
   t.true((await verifyImage(image, { platform: 'linux/arm' })).passed, 'arm without variant matches arm/v7');
 });
 
-test('when the capture limits cut PT_DYNAMIC, linkage is reported as not proven instead of passing', async (t) => {
+test('when the capture limits cut PT_DYNAMIC, the emulator is not proven (error), never passed silently', async (t) => {
   const pie = await readFile(await elfSample('amd64/qemu-arm-static'));
   const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: pie, mode: 0o755 }]]);
   const r = await verifyImage(image, { limits: { wholeFileMax: 1024, headBytes: 64 << 10, segmentMax: 16 } });
-  const unread = r.findings.find((f) => f.id === 'file-unreadable' && f.path === 'usr/bin/qemu-arm-static');
+  const unread = r.findings.find((f) => f.id === 'emulator-unreadable' && f.path === 'usr/bin/qemu-arm-static');
   t.truthy(unread);
+  t.is(unread!.severity, 'error');
+  t.false(r.passed);
   t.regex(unread!.message, /PT_DYNAMIC/);
+});
+
+test('an emulator hard-linked to a file verify does not read is not proven (error)', async (t) => {
+  const parts = await xbuildParts('arm');
+  const { image } = await wrappedArmhf([[
+    { name: 'opt/elsewhere/qemu', content: parts.emulator, mode: 0o755 },
+    { name: 'usr/bin/qemu-arm-static', type: 'link', linkname: 'opt/elsewhere/qemu', mode: 0o755 },
+  ]]);
+  const r = await verifyImage(image);
+  t.deepEqual(ids(r, 'error'), ['emulator-unreadable']);
 });

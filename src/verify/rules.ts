@@ -157,7 +157,7 @@ function checkHostBinary(view: FsView<ContentInfo>, path: string, role: 'emulato
   const problems: Problem[] = [];
   if ((l.node.mode & 0o111) === 0) { out.push(finding(id('not-executable'), path, `${shown} is not executable (mode ${l.node.mode.toString(8)})`, 'wrap again: the file must be mode 0755')); problems.push('other'); }
   const c = l.node.content;
-  if (!c) { out.push(finding('file-unreadable', path, `${shown} was not read`, 'report this image to the xbuild maintainers')); return ['other']; }
+  if (!c) { out.push(finding(id('unreadable'), path, `${shown} was not read (a hard link to a file outside the directories verify reads?), so it is not proven`, hint)); return ['other']; }
   if (!c.isElf || !c.elf) {
     out.push(finding(id('not-elf'), path, `${shown} is not an ELF file${c.elfError ? ` (${c.elfError})` : c.shebang ? ` (${c.shebang.slice(0, 60)})` : ''}`, hint));
     return ['other'];
@@ -168,7 +168,7 @@ function checkHostBinary(view: FsView<ContentInfo>, path: string, role: 'emulato
     problems.push('other');
   }
   if (e.incomplete.some((x) => x === 'PT_DYNAMIC' || x === 'PT_INTERP')) {
-    out.push(finding('file-unreadable', path, `${shown}: ${e.incomplete.join(', ')} could not be read within verify's capture limits, so its linkage is not proven`, 'report this image to the xbuild maintainers'));
+    out.push(finding(id('unreadable'), path, `${shown}: ${e.incomplete.join(', ')} could not be read within verify's capture limits, so its linkage is not proven`, 'report this image to the xbuild maintainers'));
   }
   if (e.linkage === 'dynamic') {
     const why = [e.interpreter !== undefined ? `interpreter ${e.interpreter}` : '', e.needed.length ? `needs ${e.needed.slice(0, 4).join(', ')}${e.needed.length > 4 ? ', ...' : ''}` : ''].filter(Boolean).join('; ');
