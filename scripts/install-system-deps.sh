@@ -43,6 +43,8 @@ PKGS=(
   build-essential ninja-build pkg-config dpkg-dev python3-venv
   libglib2.0-dev libpcre2-dev zlib1g-dev libffi-dev libmount-dev libselinux1-dev
   flex bison git xz-utils bzip2 file
+  # QEMU 10 configure wants pycotap (bookworm-backports; the +ds tarball drops python/wheels)
+  python3-pycotap
   # cross compilers for test programs
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi
   libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-armel-cross

@@ -412,13 +412,14 @@ static int run_shell(const char *execfn, int argc, char **argv, char **envp)
     }
     emulator_path(emu, arch);
 
-    /* emulator -execve -0 argv0 original args... : one exec, same process */
-    char *nargv[argc + 6];
+    /* emulator -execve -0 argv0 -- original args... : one exec, same process */
+    char *nargv[argc + 7];
     int n = 0;
     nargv[n++] = emu;
     nargv[n++] = XB_EXECVE_FLAG;
     nargv[n++] = "-0";
     nargv[n++] = (argc > 0 && argv[0]) ? argv[0] : (char *)execfn;
+    nargv[n++] = "--";
     nargv[n++] = orig;
     for (int i = 1; i < argc; i++) nargv[n++] = argv[i];
     nargv[n] = 0;
@@ -565,12 +566,19 @@ static const char *const dpkg_hook_text =
     "# dpkg run, swap again the shells a package upgrade has just replaced.\n"
     "post-invoke=" XB_START_NAME " --refresh\n";
 
-/* The shells to consider: /bin/sh, /etc/shells, and (for refresh/end) the state list. */
+/*
+ * The shells to consider: /bin/sh, every line of /etc/shells, the usual shell
+ * paths (for images without /etc/shells, so `SHELL ["/bin/bash", "-c"]` still
+ * works), and (for refresh/end) the state list. Only existing guest programs
+ * are swapped; symlinks to one file count once.
+ */
 static void candidate_shells(struct list *c, const struct list *state)
 {
+    static const char *const usual[] = {"/bin/sh", "/bin/bash", "/bin/dash", "/bin/ash", "/bin/zsh", "/bin/ksh", "/bin/mksh", 0};
     c->n = 0;
     list_add(c, "/bin/sh");
     if (read_small("/etc/shells") >= 0) lines_into(c);
+    for (int i = 0; usual[i]; i++) list_add(c, usual[i]);
     for (int i = 0; i < state->n; i++) list_add(c, state->path[i]);
 }
 
@@ -714,7 +722,8 @@ static int cmd_start(const char *self, int refresh)
     struct list next = state;
     int failed = 0;
     for (int i = 0; i < cands.n; i++) {
-        if (resolve_final(cands.path[i], r_path) != 0) continue;
+        r = resolve_final(cands.path[i], r_path);
+        if (r != 0 && r != -ENOENT) continue; /* ENOENT: r_path names the missing file */
         if (join2(r_orig, r_path, slen(r_path), XB_ORIGINAL_SUFFIX)) continue;
         struct kstat st;
         if (sys_stat(r_path, &st) != 0) {
@@ -805,11 +814,12 @@ static int cmd_end(void)
 {
     static char r_path[PATH_MAX], r_orig[PATH_MAX];
     const char *me = base_name(XB_END_NAME);
-    struct list state, cands, restored, kept;
+    struct list state, cands, restored, kept, gone;
     int had_state = read_state(&state) == 0;
     candidate_shells(&cands, &state);
     restored.n = 0;
     kept.n = 0;
+    gone.n = 0;
     int failed = 0;
     for (int i = 0; i < cands.n; i++) {
         if (resolve_final(cands.path[i], r_path) != 0 && !had_state) continue;
@@ -825,8 +835,8 @@ static int cmd_end(void)
                 m_flush(2);
             }
         } else if (exists(r_orig)) {
-            /* replaced (or removed) by a package while cross-build mode was on: keep the new file */
-            if (sys_unlink(r_orig) == 0) list_add(&kept, r_path);
+            /* replaced (or removed) by a package while cross-build mode was on: keep the new state */
+            if (sys_unlink(r_orig) == 0) list_add(present ? &kept : &gone, r_path);
         }
     }
     int r = sys_unlink(XB_DPKG_HOOK);
@@ -839,7 +849,7 @@ static int cmd_end(void)
             m_flush(2);
         }
     }
-    if (!had_state && !restored.n && !kept.n && !had_hook && !failed) {
+    if (!had_state && !restored.n && !kept.n && !gone.n && !had_hook && !failed) {
         m(me); m(": cross-build mode is not on (cross-build-start was not run, or cross-build-end already ran): nothing to do");
         m_flush(1);
         return 0;
@@ -849,6 +859,7 @@ static int cmd_end(void)
     if (restored.n) { m("restored "); m_list(&restored); }
     else m("nothing was swapped");
     if (kept.n) { m("; kept the versions installed meanwhile of "); m_list(&kept); }
+    if (gone.n) { m("; removed meanwhile: "); m_list(&gone); }
     m_flush(1);
     return 0;
 }

@@ -6,10 +6,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runWrap } from '../src/wrap/run-wrap.ts';
-import { smallImages, standInLayerSource } from './helpers/small-images.ts';
+import { smallImages, standInLayerSource, run } from './helpers/small-images.ts';
 import { startDockerd } from './helpers/dockerd.ts';
 
-test('e2e (stand-in layer): wrapped docker-archives load into dockerd with the base architecture and the added layer', async (t) => {
+test('e2e (stand-in layer): wrapped docker-archives load into dockerd with the base architecture and the added layer; a real `docker save` archive is a valid source', async (t) => {
   const f = await smallImages();
   const d = await mkdtemp(join(tmpdir(), 'xbuild-e2e-docker-'));
   t.teardown(() => rm(d, { recursive: true, force: true }));
@@ -36,4 +36,17 @@ test('e2e (stand-in layer): wrapped docker-archives load into dockerd with the b
     t.is(info.RootFS.Layers.length, 2, c.src);
     t.is(info.Config.Labels['io.xbuild.version'], '9.9.9-test');
   }
+  // a real `docker save` archive (legacy layout: <id>/layer.tar, symlinked duplicates) as the source
+  await run('skopeo', ['copy', '-q', `oci:${f}/armel`, `docker-archive:${join(d, 'armel-base.tar')}:xbuild-test/armel-base:1`]);
+  t.is((await dockerd.docker(['load', '-i', join(d, 'armel-base.tar')])).code, 0);
+  const save = await dockerd.docker(['save', '-o', join(d, 'saved.tar'), 'xbuild-test/armel-base:1']);
+  t.is(save.code, 0, save.stderr);
+  await runWrap({ image: `docker-archive:${join(d, 'saved.tar')}`, tags: ['xbuild-test/armel-base:xbuild'], output: { type: 'docker', dest: join(d, 'saved-xbuild.tar') }, env: {}, xbuildVersion: '9.9.9-test' },
+    { layerSource: standInLayerSource(join(f, 'qemu')) });
+  const load = await dockerd.docker(['load', '-i', join(d, 'saved-xbuild.tar')]);
+  t.is(load.code, 0, load.stderr);
+  const info = JSON.parse((await dockerd.docker(['image', 'inspect', 'xbuild-test/armel-base:xbuild'])).stdout)[0];
+  t.is(info.Architecture, 'arm'); t.is(info.Variant, 'v5'); t.is(info.RootFS.Layers.length, 2);
+  const baseInfo = JSON.parse((await dockerd.docker(['image', 'inspect', 'xbuild-test/armel-base:1'])).stdout)[0];
+  t.is(info.RootFS.Layers[0], baseInfo.RootFS.Layers[0]);
 });

@@ -64,3 +64,14 @@ test('verifyBuffer', (t) => {
   const e2 = t.throws(() => verifyBuffer({ digest: sha256Digest('x') }, data), { instanceOf: XbuildError });
   t.is(e2!.code, 'DIGEST_MISMATCH');
 });
+
+test('sha512 descriptors are verified with sha512', async (t) => {
+  const d512 = `sha512:${createHash('sha512').update(data).digest('hex')}`;
+  t.true(isDigest(d512));
+  t.deepEqual(await collect(chunks(data), { digest: d512, size: data.length }), data);
+  t.notThrows(() => verifyBuffer({ digest: d512 }, data));
+  const bad = Buffer.from(data); bad[0] = 0;
+  const err = await t.throwsAsync(collect(chunks(bad), { digest: d512, size: data.length }), { instanceOf: XbuildError });
+  t.is(err!.code, 'DIGEST_MISMATCH');
+  t.false(isDigest('sha384:' + 'a'.repeat(96)));
+});

@@ -2,7 +2,7 @@
 // auths, credsStore, credHelpers with a test-only helper script on PATH), the
 // challenge parser, and those credentials used against real registries.
 import test from 'ava';
-import { mkdtempSync, writeFileSync, mkdirSync, chmodSync, readFileSync, existsSync } from 'node:fs';
+import { mkdtempSync as mkdtempRaw, rmSync, writeFileSync, mkdirSync, chmodSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,6 +12,11 @@ import { RegistryClient } from '../src/registry/client.ts';
 import { sha256Digest } from '../src/oci/digest.ts';
 import { XbuildError } from '../src/errors.ts';
 import { startRegistry, type TestRegistry } from './helpers/registry.ts';
+
+// Temp dirs made by this file, removed after its tests.
+const tempDirs: string[] = [];
+const mkdtempSync = (prefix: string) => { const d = mkdtempRaw(prefix); tempDirs.push(d); return d; };
+test.after.always(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
@@ -97,6 +102,23 @@ test('credHelpers and credsStore run docker-credential-<name> get with the serve
   const err = await t.throwsAsync(findCredentials('only-helper.example.com', env), { instanceOf: XbuildError });
   t.is(err!.code, 'UNAUTHORIZED');
   t.regex(err!.message, /credential helper docker-credential-missinghelper .* could not be run/);
+});
+
+test('a credsStore whose helper is not installed falls back to auths (does not block anonymous pulls)', async (t) => {
+  const dir = configDir({ credsStore: 'desktop-not-installed', auths: { 'a.example.com': { auth: b64('u:p') } } });
+  const env = { DOCKER_CONFIG: dir, PATH: '/nonexistent' };
+  t.deepEqual(await findCredentials('a.example.com', env), { kind: 'basic', username: 'u', password: 'p' });
+  t.is(await findCredentials('b.example.com', env), undefined);
+});
+
+test('a credential helper that fails for another reason is a one-line UNAUTHORIZED error', async (t) => {
+  const binDir = mkdtempSync(join(tmpdir(), 'xbuild-credhelper-'));
+  writeFileSync(join(binDir, 'docker-credential-broken'), '#!/bin/sh\necho "keychain locked" >&2\nexit 3\n');
+  chmodSync(join(binDir, 'docker-credential-broken'), 0o755);
+  const env = { DOCKER_CONFIG: configDir({ credsStore: 'broken' }), PATH: `${binDir}:/usr/bin:/bin` };
+  const err = await t.throwsAsync(findCredentials('x.example.com', env), { instanceOf: XbuildError });
+  t.is(err!.code, 'UNAUTHORIZED');
+  t.is(err!.message, 'credential helper docker-credential-broken failed for x.example.com (exit 3): keychain locked');
 });
 
 test('parseChallenge', (t) => {

@@ -67,6 +67,35 @@ test.serial('a registry that ignores Range: the blob is re-read from the start a
   t.deepEqual(p2.requests.filter((r) => r.path.includes('/blobs/')).map((r) => r.status), [200, 200, 200]);
 });
 
+test.serial('blob redirects (to storage on another origin) are followed, resets there resumed', async (t) => {
+  const c = new RegistryClient({ env: {}, retry: RETRY });
+  t.teardown(() => c.close());
+  const storage = await startFaultProxy(reg.url);
+  t.teardown(() => storage.stop());
+  proxy.addFault({ method: 'GET', path: /\/blobs\/sha256:/, kind: 'redirect', to: storage.url, times: Infinity });
+  storage.addFault({ method: 'GET', kind: 'reset', afterBytes: 50_000, times: 1 });
+  const got = await readAll(await c.getBlob(viaProxy(), desc));
+  t.true(got.equals(data));
+  t.deepEqual(storage.requests.map((r) => r.range), [undefined, 'bytes=50000-']);
+  t.is(proxy.requests.filter((r) => r.status === 307).length, 2);
+});
+
+test.serial('credentials are not sent to a redirect target on another origin', async (t) => {
+  const secured = await startRegistry({ auth: 'token' });
+  t.teardown(() => secured.stop());
+  const front = await startFaultProxy(secured.url);
+  t.teardown(() => front.stop());
+  const storage = await startFaultProxy(reg.url); // the anonymous registry holds the same blob
+  t.teardown(() => storage.stop());
+  const c = new RegistryClient({ env: { DOCKER_CONFIG: secured.dockerConfig() }, retry: RETRY });
+  t.teardown(() => c.close());
+  front.addFault({ method: 'GET', path: /\/blobs\/sha256:/, kind: 'redirect', to: storage.url, times: 1 });
+  const got = await readAll(await c.getBlob({ registry: front.host, repository: 'faults/app' }, desc));
+  t.true(got.equals(data));
+  t.true(front.requests.some((r) => r.status === 307 && r.authorization), 'the registry itself got the token');
+  t.deepEqual(storage.requests.map((r) => r.authorization ?? false), [false]);
+});
+
 test.serial('a Retry-After longer than a minute fails at once and says how long to wait', async (t) => {
   const c = new RegistryClient({ env: {}, retry: RETRY });
   t.teardown(() => c.close());

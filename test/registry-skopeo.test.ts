@@ -4,7 +4,7 @@
 import test from 'ava';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync as mkdtempRaw, rmSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
@@ -15,6 +15,11 @@ import { sha256Digest, digestStream } from '../src/oci/digest.ts';
 import { parseRegistryReference } from '../src/oci/reference.ts';
 import type { Descriptor, ImageManifest } from '../src/oci/model.ts';
 import { startRegistry, type TestRegistry } from './helpers/registry.ts';
+
+// Temp dirs made by this file, removed after its tests.
+const tempDirs: string[] = [];
+const mkdtempSync = (prefix: string) => { const d = mkdtempRaw(prefix); tempDirs.push(d); return d; };
+test.after.always(() => { for (const d of tempDirs) rmSync(d, { recursive: true, force: true }); });
 
 const run = promisify(execFile);
 

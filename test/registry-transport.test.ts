@@ -3,7 +3,9 @@
 // certificates, unreachable hosts, and the error model (status, OCI codes,
 // redacted URLs, retryable).
 import test from 'ava';
-import type { LookupFunction } from 'node:net';
+import net, { type LookupFunction } from 'node:net';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { RegistryClient } from '../src/registry/client.ts';
 import { isLoopbackHost } from '../src/registry/transport.ts';
 import { redactUrl, classifyStatus, httpError, parseRetryAfter, parseOciErrors } from '../src/registry/errors.ts';
@@ -127,4 +129,23 @@ test('httpError keeps status, method, redacted URL, OCI errors and Retry-After',
   t.is(parseRetryAfter(new Date(Date.now() + 5000).toUTCString())! > 3000, true);
   t.is(parseRetryAfter('soon'), undefined);
   t.deepEqual(parseOciErrors('<html>'), []);
+});
+
+test('a host that never completes the TCP handshake fails after the connect timeout', async (t) => {
+  // A listener whose accept queue is full: the kernel leaves further SYNs unanswered.
+  const py = spawn('python3', ['-c', 'import socket,time,sys\ns=socket.socket();s.bind(("127.0.0.1",0));s.listen(0)\nprint(s.getsockname()[1],flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  t.teardown(() => { py.kill(); });
+  const [line] = await once(py.stdout!, 'data') as [Buffer];
+  const port = Number(line.toString().trim());
+  const fillers = [net.connect(port, '127.0.0.1'), net.connect(port, '127.0.0.1')];
+  for (const f of fillers) f.on('error', () => {});
+  t.teardown(() => { for (const f of fillers) f.destroy(); });
+  await once(fillers[0]!, 'connect');
+  const c = new RegistryClient({ env: {}, retry: FAST, connectTimeoutMs: 300 });
+  t.teardown(() => c.close());
+  const start = Date.now();
+  const err = await t.throwsAsync(c.headManifest(parseRegistryReference(`127.0.0.1:${port}/a/b:c`)), { instanceOf: XbuildError });
+  t.is(err!.code, 'NETWORK');
+  t.regex(err!.message, new RegExp(`cannot reach 127\\.0\\.0\\.1:${port}: ETIMEDOUT connection not established within 300 ms \\(gave up after 2 attempts\\)`));
+  t.true(Date.now() - start < 5000);
 });

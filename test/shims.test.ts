@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { ensureShim, shimCompileFlags, xbuildCacheRoot, SHIM_VERSION } from '../src/shims/build.ts';
-import { checkShimBinary, readElf64Facts, shimNoteVersion } from '../src/shims/elf-check.ts';
+import { checkShimBinary, shimNoteVersion } from '../src/shims/elf-check.ts';
 import { installLayerEntries, xbuildLayerEntries } from '../src/shims/layer.ts';
 import { CROSS_BUILD_END, CROSS_BUILD_START, STATE_FILE, emulatorInImage, ORIGINAL_SUFFIX } from '../src/shims/contract.ts';
 import { XbuildError } from '../src/errors.ts';
@@ -70,7 +70,8 @@ test('the shim is a small static x86_64 ELF without libc, build-id or interprete
   const facts = checkShimBinary(bytes, p);
   t.is(facts.machine, 62);
   t.is(facts.type, 2); // ET_EXEC
-  t.false(facts.hasInterp);
+  t.is(facts.linkage, 'static');
+  t.is(facts.interpreter, undefined);
   t.false(facts.hasDynamic);
   t.is(shimNoteVersion(facts), SHIM_VERSION);
   t.false(facts.notes.some((n) => n.name === 'GNU'), 'no GNU build-id / ABI notes');
@@ -86,17 +87,16 @@ test('the shim is a small static x86_64 ELF without libc, build-id or interprete
 
 test('checkShimBinary rejects a dynamic host program, an ARM program and a note-less static program', async (t) => {
   const d = await tmp(t);
-  t.throws(() => checkShimBinary(Buffer.from('#!/bin/sh\n'), 'script'), { message: /not an ELF file/ });
+  t.throws(() => checkShimBinary(Buffer.from('#!/bin/sh\n'), 'script'), { message: /not the xbuild shim/ });
   const hostTrue = await readFile('/bin/true');
-  t.throws(() => checkShimBinary(hostTrue, '/bin/true'), { message: /dynamically linked.*no "xbuild" note|no "xbuild" note/ });
+  t.throws(() => checkShimBinary(hostTrue, '/bin/true'), { message: /dynamically linked \(PT_INTERP or DT_NEEDED\); no "xbuild" note/ });
   const arm = await readFile(join(await copyRoot('arm64', 'busybox', d), 'bin/busybox'));
-  t.throws(() => checkShimBinary(arm, 'busybox'), { message: /e_machine 183, not x86_64/ });
+  t.throws(() => checkShimBinary(arm, 'busybox'), { message: /e_machine 183 \(ELF64\), not x86_64/ });
   const src = join(d, 'x.c');
   await writeFile(src, 'void _start(void){ for(;;) __asm__ volatile("mov $60,%eax; xor %edi,%edi; syscall"); }\n');
   await run('gcc', ['-static', '-nostdlib', '-o', join(d, 'x'), src]);
   const noNote = await readFile(join(d, 'x'));
-  t.throws(() => checkShimBinary(noNote, 'x'), { message: /no "xbuild" note/ });
-  t.notThrows(() => readElf64Facts(hostTrue));
+  t.throws(() => checkShimBinary(noNote, 'x'), { message: /^x is not a valid xbuild shim: no "xbuild" note of type 2$/ });
 });
 
 test('the compile flags carry every contract name, so the C program and contract.ts agree', (t) => {
@@ -168,7 +168,7 @@ test('installLayerEntries writes files with exact modes, symlinks and dirs into 
 
 // ---- refusals on real trees (no execve-intercepting emulator needed) ----
 
-async function treeWithLayer(t: Parameters<typeof tmp>[0], arch: 'armhf' | 'arm64', flavor: 'debian-dash' | 'busybox', emulator: { arch: 'arm' | 'aarch64'; path: string }) {
+async function treeWithLayer(t: Parameters<typeof tmp>[0], arch: 'armhf' | 'arm64', flavor: 'debian-dash' | 'debian-dash-split' | 'busybox', emulator: { arch: 'arm' | 'aarch64'; path: string }) {
   const d = await tmp(t);
   const root = await copyRoot(arch, flavor, d);
   await installLayerEntries(root, await xbuildLayerEntries({ arch: emulator.arch, emulatorPath: emulator.path, shimPath: await sharedShim() }));
@@ -236,4 +236,34 @@ test('the shim run as a shell outside cross-build mode says so (exit 127) instea
   const r = await chrootRun(root, ['/bin/lonely', '-c', 'true']);
   t.is(r.code, 127);
   t.regex(r.stderr, /^xbuild-shim: cannot open \/bin\/lonely\.xbuild-orig: no such file or directory \(errno 2\): cross-build mode is not on for \/bin\/lonely \(run cross-build-start\)\n$/);
+});
+
+test('the shim runs the emulator with -execve, argv[0] unchanged and the original path (seen by a recording emulator)', async (t) => {
+  // The emulator is a host-native recorder carrying the execve note: it prints the argv it got.
+  await assertNoArmBinfmt();
+  const d = await tmp(t);
+  const src = join(d, 'rec.c');
+  await writeFile(src, String.raw`
+static long sc(long n, long a, long b, long c) { long r; __asm__ volatile("syscall":"=a"(r):"a"(n),"D"(a),"S"(b),"d"(c):"rcx","r11","memory"); return r; }
+static unsigned long len(const char *s) { unsigned long n = 0; while (s[n]) n++; return n; }
+__attribute__((used)) int rec_main(long *sp) {
+  int argc = (int)sp[0]; char **argv = (char **)(sp + 1);
+  for (int i = 0; i < argc; i++) { sc(1, 1, (long)argv[i], (long)len(argv[i])); sc(1, 1, (long)"|", 1); }
+  sc(1, 1, (long)"\n", 1); return 0;
+}
+__asm__(".text\n.global _start\n_start:\n mov %rsp,%rdi\n and $-16,%rsp\n call rec_main\n mov %eax,%edi\n mov $231,%eax\n syscall\n");
+__asm__(".pushsection .note.xbuild,\"a\",@note\n.balign 4\n.long 7\n.long 4\n.long 1\n.asciz \"xbuild\"\n.balign 4\n.ascii \"test\"\n.popsection\n");
+`);
+  await run('gcc', ['-static', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-tree-loop-distribute-patterns', '-fno-pie', '-no-pie', '-Os', '-o', join(d, 'recorder'), src]);
+  const root = await treeWithLayer(t, 'armhf', 'busybox', { arch: 'arm', path: join(d, 'recorder') });
+  const started = await chrootRun(root, ['/usr/bin/cross-build-start']);
+  t.is(started.code, 0, started.stderr);
+  let r = await chrootRun(root, ['/bin/sh', '-c', 'echo hi', 'arg0', 'x y']);
+  t.is(r.stdout, '/usr/bin/qemu-arm-static|-execve|-0|/bin/sh|--|/bin/busybox.xbuild-orig|-c|echo hi|arg0|x y|\n', r.stderr);
+  r = await chrootRun(root, ['/bin/ash', '-l']);
+  t.is(r.stdout, '/usr/bin/qemu-arm-static|-execve|-0|/bin/ash|--|/bin/busybox.xbuild-orig|-l|\n', r.stderr);
+  // a #! script whose interpreter is the shim: the kernel passes the script as AT_EXECFN, argv[0] is the interpreter
+  await writeFile(join(root, 'tmp/script'), '#!/bin/sh\necho never\n', { mode: 0o755 });
+  r = await chrootRun(root, ['/tmp/script', 'a1']);
+  t.is(r.stdout, '/usr/bin/qemu-arm-static|-execve|-0|/bin/sh|--|/bin/busybox.xbuild-orig|/tmp/script|a1|\n', r.stderr);
 });

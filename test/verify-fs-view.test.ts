@@ -58,3 +58,15 @@ test('lookup resolves relative and absolute symlinks in any component, with .. a
   t.is(!v.lookup('usr/bin/dash/x').found && (v.lookup('usr/bin/dash/x') as { reason: string }).reason, 'not-a-directory');
   t.false(v.lookup('nope').found);
 });
+
+test('shadow: an entry verify does not keep still hides lower nodes, and stores nothing', (t) => {
+  const v = new FsView<string>();
+  v.set('lib', link(0, 'usr/lib'));
+  v.set('opt/x/bin/tool', file(0));
+  v.shadow('lib', 1);
+  v.shadow('opt/x', 1);
+  t.deepEqual([...v.paths()], []);
+  v.set('usr/bin/a', file(0));
+  v.shadow('usr/bin/a', 0);
+  t.deepEqual([...v.paths()], [], 'same-layer replacement by an unkept entry');
+});

@@ -47,6 +47,7 @@ async function crossBuildStarted(): Promise<TarSpec[]> {
     { name: 'usr/bin/dash', content: parts.shim, mode: 0o755 },
     { name: 'usr/bin/dash.xbuild-orig', content: dash, mode: 0o755 },
     { name: 'usr/lib/xbuild/cross-build-active', content: '/usr/bin/dash\n' },
+    { name: 'etc/dpkg/dpkg.cfg.d/xbuild-cross-build', content: '# xbuild\n' },
   ];
 }
 
@@ -54,7 +55,7 @@ test('cross-build-start without cross-build-end fails and names the findings', a
   const { image } = await wrappedArmhf([await crossBuildStarted()]);
   const r = await verifyImage(image);
   t.false(r.passed);
-  t.deepEqual(ids(r, 'error'), ['cross-build-active', 'cross-build-original-left', 'shell-is-shim']);
+  t.deepEqual(ids(r, 'error'), ['cross-build-active', 'cross-build-dpkg-hook-left', 'cross-build-original-left', 'shell-is-shim']);
   const active = r.findings.find((f) => f.id === 'cross-build-active')!;
   t.is(active.path, 'usr/lib/xbuild/cross-build-active');
   t.regex(active.message, /swapped: \/usr\/bin\/dash/);
@@ -68,6 +69,7 @@ test('cross-build-start then cross-build-end (whiteouts of the saved original an
     { name: 'usr/bin/.wh.dash.xbuild-orig' },
     { name: 'usr/bin/dash', content: dash, mode: 0o755 },
     { name: 'usr/lib/xbuild/.wh.cross-build-active' },
+    { name: 'etc/dpkg/dpkg.cfg.d/.wh.xbuild-cross-build' },
   ];
   const { image } = await wrappedArmhf([await crossBuildStarted(), end]);
   const r = await verifyImage(image);
@@ -79,6 +81,7 @@ test('an opaque directory hides the lower state file', async (t) => {
   const { image } = await wrappedArmhf([await crossBuildStarted(), [
     { name: 'usr/lib/xbuild/', type: 'directory' }, { name: 'usr/lib/xbuild/.wh..wh..opq' },
     { name: 'usr/bin/.wh.dash.xbuild-orig' }, { name: 'usr/bin/dash', content: await readFile(await elfSample('armhf/dash')), mode: 0o755 },
+    { name: 'etc/dpkg/dpkg.cfg.d/.wh.xbuild-cross-build' },
   ]]);
   t.deepEqual(ids(await verifyImage(image), 'error'), []);
 });
@@ -235,4 +238,31 @@ test('a broken layer is an INVALID_IMAGE error (could not run), not a finding', 
   const img = memImage('t/broken', { architecture: 'arm', variant: 'v7' }, [{ tar: Buffer.from('this is not a tar archive at all'.repeat(40)), gzip: true }]);
   const err = await t.throwsAsync(verifyImage(img), { instanceOf: XbuildError });
   t.is(err?.code, 'INVALID_IMAGE');
+});
+
+test('uncompressed tar layers are read; zstd layers are refused as UNSUPPORTED (could not run)', async (t) => {
+  const root = await tarOf(await debianLikeRoot('armhf'));
+  const parts = await xbuildParts('arm');
+  const plain = memImage('t/plain', { architecture: 'arm', variant: 'v7' }, [{ tar: root, gzip: false }, { tar: await tarOf(await xbuildLayer(parts)), gzip: false }]);
+  t.true((await verifyImage(plain)).passed);
+  const zstdLike = Buffer.concat([Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.alloc(64)]);
+  const z = memImage('t/zstd', { architecture: 'arm', variant: 'v7' }, [{ tar: zstdLike, gzip: false }]);
+  const err = await t.throwsAsync(verifyImage(z), { instanceOf: XbuildError });
+  t.is(err?.code, 'UNSUPPORTED');
+});
+
+test('an image asked for with --platform it is not is a NOT_FOUND error', async (t) => {
+  const { image } = await wrappedArmhf();
+  const err = await t.throwsAsync(verifyImage(image, { platform: 'linux/arm64' }), { instanceOf: XbuildError });
+  t.is(err?.code, 'NOT_FOUND');
+  t.true((await verifyImage(image, { platform: 'linux/arm' })).passed, 'arm without variant matches arm/v7');
+});
+
+test('when the capture limits cut PT_DYNAMIC, linkage is reported as not proven instead of passing', async (t) => {
+  const pie = await readFile(await elfSample('amd64/qemu-arm-static'));
+  const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: pie, mode: 0o755 }]]);
+  const r = await verifyImage(image, { limits: { wholeFileMax: 1024, headBytes: 64 << 10, segmentMax: 16 } });
+  const unread = r.findings.find((f) => f.id === 'file-unreadable' && f.path === 'usr/bin/qemu-arm-static');
+  t.truthy(unread);
+  t.regex(unread!.message, /PT_DYNAMIC/);
 });

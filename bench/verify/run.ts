@@ -1,7 +1,7 @@
 // bench/verify: time and peak RSS of `verify` on a small and a large (>= 500 MB)
 // generated image, next to `skopeo copy oci:SRC oci:DST` of the same image in
 // the same run (both read every layer once; skopeo also writes them).
-//   npx tsx bench/verify/run.ts [--large-mib 520]
+//   npx tsx bench/verify/run.ts [--large-mib 520] [--huge-mib N]   (--huge-mib adds a third, bigger image: RSS should not grow with it)
 // Images are generated once into ${XBUILD_CACHE_DIR:-~/.cache/xbuild}/bench/verify/.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
@@ -13,6 +13,7 @@ import { makeImage } from './make-image.ts';
 const run = promisify(execFile);
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(k); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const largeMiB = arg('--large-mib', 520);
+const hugeMiB = arg('--huge-mib', 0);
 const cache = join(process.env.XBUILD_CACHE_DIR ?? join(homedir(), '.cache', 'xbuild'), 'bench', 'verify');
 
 async function timed(cmd: string, args: string[]): Promise<{ seconds: number; rssKiB: number; stdout: string }> {
@@ -37,7 +38,9 @@ async function ensureImage(name: string, mib: number): Promise<string> {
 }
 
 const rows: string[][] = [['image', 'compressed', 'verify s (process)', 'verify s (in-process)', 'verify peak RSS', 'skopeo copy s', 'skopeo peak RSS', 'verify/skopeo time', 'result']];
-for (const [name, mib] of [['small', 0], ['large', largeMiB]] as const) {
+const sizes: [string, number][] = [['small', 0], ['large', largeMiB]];
+if (hugeMiB > 0) sizes.push(['huge', hugeMiB]);
+for (const [name, mib] of sizes) {
   const dir = await ensureImage(name, mib);
   const v = await timed(process.execPath, ['--import=tsx', 'bench/verify/verify-one.ts', `oci:${dir}:bench`]);
   const out = JSON.parse(v.stdout.trim().split('\n').pop()!);

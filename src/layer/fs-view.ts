@@ -28,10 +28,13 @@ export type Lookup<C> =
   | { found: true; path: string; node: FsNode<C> }
   | { found: false; path: string; reason: 'missing' | 'loop' | 'not-a-directory' };
 
-export class FsView<C> {
-  private readonly nodes = new Map<string, FsNode<C>>();
+interface Trie<C> { node?: FsNode<C>; children?: Map<string, Trie<C>> }
 
-  /** Record a whiteout or an entry of layer `layer`. Returns true if the entry was a whiteout. */
+export class FsView<C> {
+  /** Nodes in a tree of path components: replacement and whiteouts touch only the subtree concerned. */
+  private readonly root: Trie<C> = {};
+
+  /** Record a whiteout of layer `layer`. Returns true if the entry was a whiteout (and must not be stored). */
   applyWhiteout(layer: number, path: string): boolean {
     const slash = path.lastIndexOf('/');
     const dir = slash < 0 ? '' : path.slice(0, slash);
@@ -48,33 +51,83 @@ export class FsView<C> {
   /** Put a node at `path` (replacing what lower layers had there, and their children if it is not a directory). */
   set(path: string, node: FsNode<C>): void {
     if (node.kind !== 'dir') this.removeBelow(path, node.layer, false);
-    this.nodes.set(path, node);
+    this.trie(path, true)!.node = node;
+  }
+
+  /**
+   * A non-directory entry verify does not keep: it still hides what lower
+   * layers had at `path` (and below), but nothing is stored for it.
+   */
+  shadow(path: string, layer: number): void {
+    this.removeBelow(path, layer, false);
+    const t = this.trie(path, false);
+    if (t) { t.node = undefined; this.prune(path); }
   }
 
   /** Note a directory entry: it replaces a lower non-directory at the same path. */
   setDir(path: string, layer: number): void {
-    const old = this.nodes.get(path);
-    if (old && old.kind !== 'dir' && old.layer <= layer) this.nodes.delete(path);
+    const t = this.trie(path, false);
+    if (t?.node && t.node.kind !== 'dir' && t.node.layer <= layer) { t.node = undefined; this.prune(path); }
   }
 
-  /** Drop the node stored at `path` (after set() replaced what was below it) to keep the view small. */
-  forget(path: string): void { this.nodes.delete(path); }
-
   /** Node stored at exactly this path (no symlink resolution). */
-  get(path: string): FsNode<C> | undefined { return this.nodes.get(path); }
+  get(path: string): FsNode<C> | undefined { return this.trie(path, false)?.node; }
 
-  paths(): IterableIterator<string> { return this.nodes.keys(); }
+  /** Every stored path (depth first). */
+  *paths(): IterableIterator<string> {
+    const stack: [string, Trie<C>][] = [['', this.root]];
+    while (stack.length > 0) {
+      const [p, t] = stack.pop()!;
+      if (t.node && p !== '') yield p;
+      for (const [name, child] of t.children ?? []) stack.push([p === '' ? name : `${p}/${name}`, child]);
+    }
+  }
+
+  private trie(path: string, create: boolean): Trie<C> | undefined {
+    let t = this.root;
+    if (path === '') return t;
+    for (const comp of path.split('/')) {
+      let next = t.children?.get(comp);
+      if (!next) {
+        if (!create) return undefined;
+        next = {};
+        (t.children ??= new Map()).set(comp, next);
+      }
+      t = next;
+    }
+    return t;
+  }
+
+  /** Drop empty trie nodes along `path`. */
+  private prune(path: string): void {
+    const comps = path === '' ? [] : path.split('/');
+    const chain: Trie<C>[] = [this.root];
+    for (const c of comps) {
+      const next = chain[chain.length - 1]!.children?.get(c);
+      if (!next) return;
+      chain.push(next);
+    }
+    for (let i = comps.length; i > 0; i--) {
+      const t = chain[i]!;
+      if (t.node || (t.children && t.children.size > 0)) return;
+      chain[i - 1]!.children!.delete(comps[i - 1]!);
+    }
+  }
 
   /** Delete nodes from layers below `layer`: the children of `path`, and `path` itself when `self`. */
   private removeBelow(path: string, layer: number, self: boolean): void {
-    if (self) {
-      const n = this.nodes.get(path);
-      if (n && n.layer < layer) this.nodes.delete(path);
-    }
-    const prefix = path === '' ? '' : `${path}/`;
-    for (const [k, n] of this.nodes) {
-      if (k.startsWith(prefix) && k !== path && n.layer < layer) this.nodes.delete(k);
-    }
+    const t = this.trie(path, false);
+    if (!t) return;
+    if (self && t.node && t.node.layer < layer) t.node = undefined;
+    const sweep = (x: Trie<C>): boolean => { // returns true when x became empty
+      for (const [name, child] of x.children ?? []) {
+        if (child.node && child.node.layer < layer) child.node = undefined;
+        if (sweep(child)) x.children!.delete(name);
+      }
+      return !x.node && (!x.children || x.children.size === 0);
+    };
+    sweep(t);
+    this.prune(path);
   }
 
   /**
@@ -90,7 +143,7 @@ export class FsView<C> {
       pending = rest;
       if (comp === '..') { done.pop(); continue; }
       const here = [...done, comp!].join('/');
-      const node = this.nodes.get(here);
+      const node = this.get(here);
       if (node?.kind === 'symlink' && (pending.length > 0 || followLast)) {
         if (++hops > MAX_SYMLINK_HOPS) return { found: false, path: here, reason: 'loop' };
         const target = node.linkname ?? '';
@@ -103,7 +156,7 @@ export class FsView<C> {
       done.push(comp!);
     }
     const final = done.join('/');
-    const node = this.nodes.get(final);
+    const node = this.get(final);
     return node ? { found: true, path: final, node } : { found: false, path: final, reason: 'missing' };
   }
 }

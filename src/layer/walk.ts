@@ -49,10 +49,9 @@ const ZSTD_MAGIC = 0x28b52ffd;
 export async function walkLayer(blob: Readable, visit: EntryVisitor, label = 'layer'): Promise<void> {
   const tar = await decompress(blob, label);
   const ex = tarExtract();
-  const feed = tar.pipe(ex);
   let failure: unknown;
   tar.on('error', (err) => { failure ??= err; ex.destroy(err); });
-  void feed;
+  tar.pipe(ex);
   try {
     for await (const entry of ex) {
       const h = entry.header;
@@ -76,6 +75,8 @@ export async function walkLayer(blob: Readable, visit: EntryVisitor, label = 'la
     }
   } catch (err) {
     throw invalid(label, failure ?? err);
+  } finally {
+    if (!tar.readableEnded) tar.destroy(); // stopped early: release the blob (file handle, connection)
   }
   if (failure) throw invalid(label, failure);
 }

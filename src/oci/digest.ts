@@ -8,15 +8,21 @@ import { XbuildError } from '../errors.ts';
 import type { Descriptor } from './model.ts';
 
 export const SHA256_DIGEST = /^sha256:[a-f0-9]{64}$/;
+/** Digests blobs may carry (OCI image-spec registered algorithms); xbuild writes sha256. */
+const BLOB_DIGEST = /^(sha256:[a-f0-9]{64}|sha512:[a-f0-9]{128})$/;
 
 export function isDigest(s: unknown): s is string {
-  return typeof s === 'string' && SHA256_DIGEST.test(s);
+  return typeof s === 'string' && BLOB_DIGEST.test(s);
 }
 
-/** Throws INVALID_IMAGE unless `s` is a sha256 digest; returns its hex part. */
+/** Throws INVALID_IMAGE unless `s` is a sha256 (or sha512) digest; returns its hex part. */
 export function digestHex(s: string, what = 'digest'): string {
-  if (!isDigest(s)) throw new XbuildError('INVALID_IMAGE', `${what} "${s}" is not sha256:<64 lower-case hex>`);
-  return s.slice('sha256:'.length);
+  if (!isDigest(s)) throw new XbuildError('INVALID_IMAGE', `${what} "${s}" is not sha256:<64 lower-case hex> (or sha512:<128 hex>)`);
+  return s.slice(s.indexOf(':') + 1);
+}
+
+function algorithmOf(digest: string): 'sha256' | 'sha512' {
+  return digest.startsWith('sha512:') ? 'sha512' : 'sha256';
 }
 
 export function sha256Digest(data: Buffer | string): string {
@@ -51,7 +57,8 @@ export function digestMismatch(label: string, expected: { digest: string; size?:
 /** Throws DIGEST_MISMATCH unless `data` has exactly the descriptor's digest (and size, when given). */
 export function verifyBuffer(desc: { digest: string; size?: number }, data: Buffer, label = `blob ${desc.digest}`): void {
   digestHex(desc.digest);
-  const digest = sha256Digest(data);
+  const algo = algorithmOf(desc.digest);
+  const digest = `${algo}:${createHash(algo).update(data).digest('hex')}`;
   if (digest !== desc.digest || (desc.size !== undefined && data.length !== desc.size)) {
     throw digestMismatch(label, desc, { digest, size: data.length });
   }
@@ -63,11 +70,14 @@ export function verifyBuffer(desc: { digest: string; size?: number }, data: Buff
  * content differs. `bytesSeen` tells how far it got.
  */
 export class VerifyingStream extends Transform {
-  private readonly hash: Hash = createHash('sha256');
+  private readonly hash: Hash;
+  private readonly algo: 'sha256' | 'sha512';
   bytesSeen = 0;
   constructor(readonly desc: Pick<Descriptor, 'digest' | 'size'>, readonly label = `blob ${desc.digest}`) {
     super();
     digestHex(desc.digest);
+    this.algo = algorithmOf(desc.digest);
+    this.hash = createHash(this.algo);
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
@@ -81,7 +91,7 @@ export class VerifyingStream extends Transform {
   }
 
   override _flush(cb: TransformCallback): void {
-    const digest = `sha256:${this.hash.digest('hex')}`;
+    const digest = `${this.algo}:${this.hash.digest('hex')}`;
     if (this.bytesSeen !== this.desc.size || digest !== this.desc.digest) {
       cb(digestMismatch(this.label, this.desc, { digest, size: this.bytesSeen }));
       return;

@@ -52,6 +52,8 @@ export interface RegistryClientOptions {
   lookup?: LookupFunction;
   /** Socket idle timeout. Default 120 s. */
   idleTimeoutMs?: number;
+  /** TCP connect timeout. Default 15 s. */
+  connectTimeoutMs?: number;
 }
 
 interface Endpoint { origin: string; insecureTls: boolean }
@@ -87,7 +89,7 @@ export class RegistryClient {
     this.insecure = new Set((opts.insecureRegistries ?? []).map((h) => h.toLowerCase()));
     this.monolithicMax = opts.monolithicMaxBytes ?? 32 * 1024 * 1024;
     this.chunkBytes = opts.chunkBytes ?? 8 * 1024 * 1024;
-    this.transport = new Transport({ userAgent: opts.userAgent ?? `xbuild/${XBUILD_VERSION}`, lookup: opts.lookup, idleTimeoutMs: opts.idleTimeoutMs });
+    this.transport = new Transport({ userAgent: opts.userAgent ?? `xbuild/${XBUILD_VERSION}`, lookup: opts.lookup, idleTimeoutMs: opts.idleTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs });
     this.auth = new Authenticator({ env: opts.env, transport: this.transport, insecureTls: (h) => this.isInsecure(h) });
   }
 

@@ -110,7 +110,14 @@ export async function findCredentials(registry: string, env: Env): Promise<Crede
   const helper = Object.entries(config.credHelpers ?? {}).find(([k]) => normaliseAuthKey(k) === host)?.[1];
   if (helper) return runCredentialHelper(helper, serverUrlFor(host), env);
   if (config.credsStore) {
-    const c = await runCredentialHelper(config.credsStore, serverUrlFor(host), env);
+    // A default store whose helper is not installed (a config copied from
+    // Docker Desktop: "desktop", "osxkeychain") must not block anonymous pulls:
+    // fall back to `auths`, as if the store were empty. A credHelpers entry
+    // naming this registry is explicit, and its failure is reported (above).
+    const c = await runCredentialHelper(config.credsStore, serverUrlFor(host), env).catch((err: unknown) => {
+      if (err instanceof XbuildError && /could not be run/.test(err.message)) return undefined;
+      throw err;
+    });
     if (c) return c;
   }
   for (const [k, e] of Object.entries(config.auths ?? {})) {

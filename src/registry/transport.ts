@@ -27,6 +27,8 @@ export interface TransportOptions {
   lookup?: LookupFunction;
   /** Socket idle time after which an exchange fails with ETIMEDOUT. */
   idleTimeoutMs?: number;
+  /** Time allowed for the TCP connection to be established (a black-holed host). Default 15 s. */
+  connectTimeoutMs?: number;
 }
 
 export class Transport {
@@ -49,6 +51,16 @@ export class Transport {
     return new Promise((resolve, reject) => {
       const req = mod.request(o.url, { method: o.method, headers, agent, lookup: this.o.lookup }, (res) => {
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
+      });
+      req.on('socket', (sock) => {
+        if (!sock.connecting) return;
+        const ms = this.o.connectTimeoutMs ?? 15_000;
+        const timer = setTimeout(() => {
+          req.destroy(Object.assign(new Error(`connection not established within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}`), { code: 'ETIMEDOUT' }));
+        }, ms);
+        sock.once('connect', () => clearTimeout(timer));
+        sock.once('secureConnect', () => clearTimeout(timer));
+        sock.once('close', () => clearTimeout(timer));
       });
       req.setTimeout(this.o.idleTimeoutMs ?? 120_000, () => {
         req.destroy(Object.assign(new Error(`no data for ${Math.round((this.o.idleTimeoutMs ?? 120_000) / 1000)} s`), { code: 'ETIMEDOUT' }));

@@ -150,13 +150,18 @@ export async function ensureShim(opts: EnsureShimOptions): Promise<string> {
     }
     await checkShimBinary(await readFile(tmpOut), tmpOut);
     await writeFile(join(tmpDir, 'build.json'), JSON.stringify(inputs, null, 2) + '\n');
-    await rm(finalDir, { recursive: true, force: true });
     try {
       await rename(tmpDir, finalDir);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw wrapError(`installing the shim into ${finalDir}`, err);
-      // another process finished the same build first: its result is identical
+      // Another process finished the same build first (its result is identical), or a
+      // damaged directory is in the way: keep a valid one, replace anything else.
+      const valid = await readFile(out).then((b) => { checkShimBinary(b, out); return true; }).catch(() => false);
+      if (!valid) {
+        await rm(finalDir, { recursive: true, force: true });
+        await rename(tmpDir, finalDir).catch((e) => { throw wrapError(`installing the shim into ${finalDir}`, e); });
+      }
     }
   } finally {
     await rm(tmpDir, { recursive: true, force: true });

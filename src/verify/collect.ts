@@ -9,6 +9,7 @@ import { walkLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
 import type { Layer } from '../oci/model.ts';
 import type { OnProgress } from '../progress.ts';
 import { ORIGINAL_SUFFIX, STATE_FILE } from '../shims/contract.ts';
+import { DPKG_HOOK } from '../shims/build.ts';
 import { wrapError } from '../errors.ts';
 import { finding, type Finding } from './findings.ts';
 
@@ -29,7 +30,7 @@ const TEXT_FILES = new Set(['etc/shells', STATE_FILE]);
 const TEXT_MAX = 64 << 10;
 
 export function isKeptPath(path: string): boolean {
-  return TEXT_FILES.has(path) || path.endsWith(ORIGINAL_SUFFIX) || KEPT_DIRS.some((d) => path.startsWith(d));
+  return TEXT_FILES.has(path) || path === DPKG_HOOK || path.endsWith(ORIGINAL_SUFFIX) || KEPT_DIRS.some((d) => path.startsWith(d));
 }
 
 export interface Collected {
@@ -79,17 +80,17 @@ function applyEntry(view: FsView<ContentInfo>, layer: number, e: WalkEntry, find
     case 'dir': view.setDir(e.path, layer); return undefined;
     case 'symlink': view.set(e.path, { kind: 'symlink', mode: e.mode, size: 0, linkname: e.linkname ?? '', layer }); return undefined;
     case 'hardlink': {
-      if (!isKeptPath(e.path)) { view.set(e.path, { kind: 'other', mode: e.mode, size: 0, layer }); dropUnkept(view, e.path); return undefined; }
+      if (!isKeptPath(e.path)) { view.shadow(e.path, layer); return undefined; }
       const target = view.get(e.linkname ?? '');
       view.set(e.path, target ? { ...target, layer } : { kind: 'file', mode: e.mode, size: 0, layer });
       return undefined;
     }
-    case 'other': view.set(e.path, { kind: 'other', mode: e.mode, size: 0, layer }); dropUnkept(view, e.path); return undefined;
+    case 'other': if (isKeptPath(e.path)) view.set(e.path, { kind: 'other', mode: e.mode, size: 0, layer }); else view.shadow(e.path, layer); return undefined;
     case 'file': break;
   }
+  if (!isKeptPath(e.path)) { view.shadow(e.path, layer); return undefined; }
   const node = { kind: 'file' as const, mode: e.mode, size: e.size, layer, content: undefined as ContentInfo | undefined };
   view.set(e.path, node);
-  if (!isKeptPath(e.path)) { dropUnkept(view, e.path); return undefined; }
   const cap = new ElfCapture(e.size, limits);
   const textParts: Buffer[] = []; let textLen = 0;
   const wantText = TEXT_FILES.has(e.path);
@@ -114,14 +115,4 @@ function applyEntry(view: FsView<ContentInfo>, layer: number, e: WalkEntry, find
       node.content = info;
     },
   };
-}
-
-/**
- * Entries outside the kept set are recorded only while they matter for
- * replacement/whiteout semantics; a plain file elsewhere is then forgotten
- * so the view stays small (it can neither be a path component nor a target
- * verify reads).
- */
-function dropUnkept(view: FsView<ContentInfo>, path: string): void {
-  view.forget(path);
 }

@@ -40,6 +40,7 @@ export const FINDINGS = {
   'shim-not-compared': 'info',
   'cross-build-active': 'error',
   'cross-build-original-left': 'error',
+  'cross-build-dpkg-hook-left': 'error',
   'shell-missing': 'warning',
   'shell-is-shim': 'error',
   'shell-wrong-arch': 'error',

@@ -34,18 +34,21 @@ export async function assertNoArmBinfmt(): Promise<void> {
 }
 
 /**
- * Proof by experiment: asks the host kernel to exec an ARM/AArch64 static binary
- * directly. Without a binfmt_misc handler the kernel refuses with ENOEXEC; throws
- * if the binary ran (or failed for another reason).
+ * Proof by experiment: asks the host kernel to execve() an ARM/AArch64 static
+ * binary directly (through the host-native exectest program of
+ * test/fixtures/c, since libc's execvp and so node's spawn retry ENOEXEC files
+ * as shell scripts). Without a binfmt_misc handler the kernel refuses with
+ * ENOEXEC; throws if the binary ran or failed otherwise.
  */
 export async function assertHostCannotExecArm(binary: string): Promise<void> {
-  const { spawn } = await import('node:child_process');
-  const outcome = await new Promise<string>((resolve) => {
-    const child = spawn(binary, [], { stdio: 'ignore' });
-    child.on('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? String(err)));
-    child.on('exit', (code, signal) => resolve(`ran (exit ${code ?? signal})`));
+  const { execFile } = await import('node:child_process');
+  const { join } = await import('node:path');
+  const { testProgramsPath } = await import('./arm-root.ts');
+  const exectest = join(await testProgramsPath('amd64'), 'exectest-static');
+  const out = await new Promise<string>((resolve) => {
+    execFile(exectest, ['execve', binary], (err, stdout) => resolve(`${String(stdout).trim()} (exit ${err ? err.code : 0})`));
   });
-  if (outcome !== 'ENOEXEC') {
-    throw new Error(`exec of ARM binary ${binary} on the host gave ${outcome}, expected ENOEXEC: something (binfmt_misc?) runs ARM binaries here`);
+  if (out !== 'exectest: FAIL ENOEXEC (exit 100)') {
+    throw new Error(`execve of ARM binary ${binary} on the host gave "${out}", expected ENOEXEC: something (binfmt_misc?) runs ARM binaries here`);
   }
 }

@@ -8,7 +8,7 @@
  *   proxy.addFault({ method: 'GET', path: /\/blobs\//, kind: 'reset', afterBytes: 1000, times: 2 });
  *   proxy.addFault({ method: 'PUT', path: /\/manifests\//, kind: 'status', status: 500, times: 1 });
  *   proxy.addFault({ path: /\/blobs\//, kind: 'status', status: 429, retryAfter: 1, times: 1 });
- *   proxy.requests   // [{ method, path, range?, status, fault? }] every request seen, in order
+ *   proxy.requests   // [{ method, path, range?, authorization?, status, fault? }] every request seen, in order
  *   proxy.clearFaults(); await proxy.stop();
  *
  * `startFaultProxy(target, { ignoreRange: true })` strips Range headers (a
@@ -18,7 +18,8 @@
  * `reset` forwards the request and cuts the connection after `afterBytes`
  * bytes of the response body (0 = before any response). `lose-response`
  * lets the registry handle the request, then cuts the connection instead of
- * answering (the client cannot know whether it landed).
+ * answering (the client cannot know whether it landed). `redirect` answers
+ * 307 to `to` + the same path (blob storage redirects, e.g. to a CDN).
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -26,12 +27,13 @@ import type { AddressInfo, Socket } from 'node:net';
 export type Fault =
   | { method?: string; path?: RegExp; times?: number; kind: 'reset'; afterBytes?: number }
   | { method?: string; path?: RegExp; times?: number; kind: 'lose-response' }
+  | { method?: string; path?: RegExp; times?: number; kind: 'redirect'; to: string }
   | { method?: string; path?: RegExp; times?: number; kind: 'status'; status: number; retryAfter?: number };
 
 export interface FaultProxy {
   host: string;
   url: string;
-  requests: Array<{ method: string; path: string; range?: string; status?: number; fault?: string }>;
+  requests: Array<{ method: string; path: string; range?: string; authorization?: boolean; status?: number; fault?: string }>;
   addFault(f: Fault): void;
   clearFaults(): void;
   stop(): Promise<void>;
@@ -48,6 +50,7 @@ export async function startFaultProxy(target: string, opts: { ignoreRange?: bool
     const path = req.url ?? '/';
     const entry: FaultProxy['requests'][number] = { method, path };
     if (req.headers.range) entry.range = req.headers.range;
+    if (req.headers.authorization) entry.authorization = true;
     requests.push(entry);
     const f = faults.find((x) => x.left > 0 && (!x.method || x.method === method) && (!x.path || x.path.test(path)));
     if (f) f.left--;
@@ -58,6 +61,14 @@ export async function startFaultProxy(target: string, opts: { ignoreRange?: bool
       if (f.retryAfter !== undefined) headers['Retry-After'] = String(f.retryAfter);
       res.writeHead(f.status, headers);
       res.end(JSON.stringify({ errors: [{ code: f.status === 429 ? 'TOOMANYREQUESTS' : 'UNKNOWN', message: `injected ${f.status}` }] }));
+      return;
+    }
+    if (f?.kind === 'redirect') {
+      entry.status = 307; entry.fault = `redirect to ${f.to}`;
+      if (req.headers.authorization) entry.fault += ' (had Authorization)';
+      req.resume();
+      res.writeHead(307, { Location: `${f.to}${path}` });
+      res.end();
       return;
     }
     if (f?.kind === 'reset' && (f.afterBytes ?? 0) === 0) {

@@ -8,6 +8,7 @@
 // By default a run happens in a private mount namespace (unshare --mount --fork)
 // with /proc mounted and /dev bind-mounted, so nothing leaks to the host.
 import { spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QemuArch } from '../../src/qemu/cache.ts';
@@ -65,7 +66,6 @@ export async function prepareGuest(arch: DebArch, flavor: RootFlavor, hostEmulat
   return { root, arch, qemuArch, emulator };
 }
 
-const MOUNT_WRAPPER = 'set -e; r=$1; shift; mount -t proc proc "$r/proc"; mount --rbind /dev "$r/dev"; exec chroot "$r" "$@"';
 
 /** Runs `argv` (guest program + args) under the guest's emulator in a chroot. */
 export function runGuest(g: Guest, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -76,9 +76,12 @@ export function runGuest(g: Guest, argv: string[], opts: RunOptions = {}): Promi
 /** Runs a host-side command `cmd` inside chroot ROOT (no emulator added). */
 export function runInRoot(root: string, cmd: string[], opts: RunOptions = {}): Promise<RunResult> {
   const env: Record<string, string> = { PATH: GUEST_PATH, HOME: '/root', LC_ALL: 'C', ...(opts.env ?? {}) };
+  // Host tools by absolute path: the guest's PATH (in env) must not pick them.
+  const [mount, chroot] = [hostTool('mount'), hostTool('chroot')];
+  const wrapper = `set -e; r=$1; shift; ${mount} -t proc proc "$r/proc"; ${mount} --rbind /dev "$r/dev"; exec ${chroot} "$r" "$@"`;
   const host = opts.mounts === false
-    ? ['chroot', root, ...cmd]
-    : ['unshare', '--mount', '--fork', '--', '/bin/sh', '-c', MOUNT_WRAPPER, 'sh', root, ...cmd];
+    ? [chroot, root, ...cmd]
+    : [hostTool('unshare'), '--mount', '--fork', '--', '/bin/sh', '-c', wrapper, 'sh', root, ...cmd];
   return runHost(host, { env, input: opts.input, timeoutMs: opts.timeoutMs });
 }
 
@@ -99,10 +102,23 @@ export async function runHost(cmd: string[], o: { env?: Record<string, string>; 
   }
 }
 
+/** Absolute path of a host tool (the guest's PATH must not decide which host binary runs). */
+function hostTool(name: string): string {
+  if (name.includes('/')) return name;
+  for (const dir of (process.env.PATH || '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    const p = join(dir, name);
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch { /* next */ }
+  }
+  throw new Error(`host tool ${name} not found on PATH (run scripts/install-system-deps.sh)`);
+}
+
 function spawnCollect(cmd: string[], o: { env?: Record<string, string>; input?: string; timeoutMs?: number }): Promise<RunResult> {
   const command = cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd[0]!, cmd.slice(1), { env: o.env ?? { PATH: process.env.PATH ?? GUEST_PATH }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(hostTool(cmd[0]!), cmd.slice(1), { env: o.env ?? { PATH: process.env.PATH ?? GUEST_PATH }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
@@ -123,5 +139,6 @@ function spawnCollect(cmd: string[], o: { env?: Record<string, string>; input?: 
 
 /** One-line description of a run for assertion messages. */
 export function describeRun(r: RunResult): string {
-  return `command: ${r.command}\nexit: ${r.code ?? r.signal}\nstdout: ${r.stdout.slice(0, 2000)}\nstderr: ${r.stderr.slice(0, 2000)}`;
+  const clip = (x: string) => (x.length <= 2400 ? x : `${x.slice(0, 800)}\n[... ${x.length - 2400} bytes ...]\n${x.slice(-1600)}`);
+  return `command: ${r.command}\nexit: ${r.code ?? r.signal}\nstdout: ${clip(r.stdout)}\nstderr: ${clip(r.stderr)}`;
 }

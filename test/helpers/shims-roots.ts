@@ -1,45 +1,46 @@
 // Real ARM root trees for the shim tests and bench/shim, made from Debian's
 // armhf/arm64 packages (`apt-get download` + `dpkg-deb -x`, never installed).
-// Pristine trees are cached under ${XBUILD_CACHE_DIR:-~/.cache/xbuild}/fixtures/shims-roots/
-// keyed by their recipe; tests work on copies (copyRoot).
 //
 // Flavors:
-//   debian-dash   Debian layout (/bin a directory), /bin/sh -> dash, coreutils
-//   debian-bash   /bin/sh -> bash (bash as sh), coreutils
-//   merged-usr    /bin -> usr/bin, /lib -> usr/lib, /sbin -> usr/sbin; dash as sh, bash, coreutils;
-//                 Debian's /etc/shells listing every shell under both names
-//   busybox       Alpine-style: /bin/busybox (static), /bin/sh -> /bin/busybox, applet symlinks
-//   debian-dpkg   debian-dash plus bash, dpkg and tar with a minimal dpkg database (package upgrades)
+//   debian-dash        scripts/fixtures/arm-rootfs.sh debian-dash: merged /usr (/bin -> usr/bin),
+//                      /bin/sh -> dash, bash, coreutils, sed, grep, busybox; Debian's /etc/shells
+//   debian-bash        scripts/fixtures/arm-rootfs.sh debian-bash: split layout, /bin/sh -> bash (bash as sh)
+//   busybox            scripts/fixtures/arm-rootfs.sh busybox: Alpine-style, /bin/sh -> /bin/busybox,
+//                      absolute applet symlinks, no /etc/shells
+//   debian-dash-split  built here: split layout (/bin a directory), /bin/sh -> dash, coreutils
+//   debian-dpkg        built here: debian-dash-split plus bash, dpkg and tar with a minimal dpkg
+//                      database (package upgrades during cross-build mode)
+// Trees built here are cached under ${XBUILD_CACHE_DIR:-~/.cache/xbuild}/fixtures/shims-roots/
+// keyed by their recipe; tests always work on private copies (copyRoot).
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cp, mkdir, readdir, rename, rm, stat, symlink, writeFile, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, mkdir, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { xbuildCacheRoot } from '../../src/shims/build.ts';
 
 const run = promisify(execFile);
 
 export type DebArch = 'armhf' | 'arm64';
-export type RootFlavor = 'debian-dash' | 'debian-bash' | 'merged-usr' | 'busybox' | 'debian-dpkg';
-export const ROOT_FLAVORS: RootFlavor[] = ['debian-dash', 'debian-bash', 'merged-usr', 'busybox'];
+export type RootFlavor = 'debian-dash' | 'debian-bash' | 'busybox' | 'debian-dash-split' | 'debian-dpkg';
+type LocalFlavor = 'debian-dash-split' | 'debian-dpkg';
+/** Flavors made by the project's fixture script (issue: qemu-tests). */
+const SCRIPT_FLAVORS = new Set<RootFlavor>(['debian-dash', 'debian-bash', 'busybox']);
+/** Debian's /etc/shells (debianutils generates it at install time, which dpkg-deb -x does not run). */
+export const DEBIAN_SHELLS = '# /etc/shells: valid login shells\n/bin/sh\n/usr/bin/sh\n/bin/bash\n/usr/bin/bash\n/bin/rbash\n/usr/bin/rbash\n/bin/dash\n/usr/bin/dash\n';
 
 const CORE = ['libc6', 'coreutils', 'libacl1', 'libattr1', 'libgmp10', 'libselinux1', 'libpcre2-8-0'];
-const PACKAGES: Record<RootFlavor, string[]> = {
-  'debian-dash': [...CORE, 'dash'],
-  'debian-bash': [...CORE, 'bash', 'libtinfo6'],
-  'merged-usr': [...CORE, 'dash', 'bash', 'libtinfo6'],
-  'busybox': ['busybox-static'],
+const PACKAGES: Record<LocalFlavor, string[]> = {
+  'debian-dash-split': [...CORE, 'dash'],
   'debian-dpkg': [...CORE, 'dash', 'bash', 'libtinfo6', 'dpkg', 'tar', 'libbz2-1.0', 'liblzma5', 'libmd0', 'libzstd1', 'zlib1g'],
 };
-const SHELLS: Record<RootFlavor, string> = {
-  'debian-dash': '/bin/sh\n/bin/dash\n/usr/bin/dash\n',
-  'debian-bash': '# /etc/shells: valid login shells\n/bin/sh\n/bin/bash\n/usr/bin/bash\n/bin/rbash\n/usr/bin/rbash\n',
-  'merged-usr': '# /etc/shells: valid login shells\n/bin/sh\n/usr/bin/sh\n/bin/bash\n/usr/bin/bash\n/bin/rbash\n/usr/bin/rbash\n/bin/dash\n/usr/bin/dash\n',
-  'busybox': '# valid login shells\n/bin/sh\n/bin/ash\n',
-  'debian-dpkg': '/bin/sh\n/usr/bin/sh\n/bin/bash\n/usr/bin/bash\n/bin/rbash\n/usr/bin/rbash\n/bin/dash\n/usr/bin/dash\n',
+const SHELLS: Record<LocalFlavor, string> = {
+  'debian-dash-split': '/bin/sh\n/bin/dash\n/usr/bin/dash\n',
+  'debian-dpkg': DEBIAN_SHELLS,
 };
-const BUSYBOX_APPLETS = ['ash', 'cat', 'echo', 'env', 'false', 'kill', 'ls', 'mkdir', 'rm', 'sh', 'sleep', 'test', 'true', 'tr', 'cut', 'expr', 'sed', 'grep', 'wc', 'head'];
-const RECIPE_VERSION = 4;
+const RECIPE_VERSION = 5;
+const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export function cacheRoot(): string {
   return xbuildCacheRoot(process.env);
@@ -72,46 +73,15 @@ async function exists(p: string): Promise<boolean> {
   return stat(p).then(() => true, () => false);
 }
 
-async function buildTree(arch: DebArch, flavor: RootFlavor, dest: string, debs: string[]): Promise<void> {
-  const merged = flavor === 'merged-usr';
-  const stage = merged ? `${dest}.stage` : dest;
-  await mkdir(stage, { recursive: true });
-  for (const deb of debs) await run('dpkg-deb', ['-x', deb, stage]);
-  if (merged) {
-    await mkdir(join(dest, 'usr'), { recursive: true });
-    for (const top of await readdir(stage)) {
-      if (['bin', 'sbin', 'lib'].includes(top)) {
-        await mkdir(join(dest, 'usr', top), { recursive: true });
-        await run('cp', ['-a', `${join(stage, top)}/.`, join(dest, 'usr', top)]);
-      } else {
-        await run('cp', ['-a', join(stage, top), dest]);
-      }
-    }
-    for (const top of ['bin', 'sbin', 'lib']) {
-      await mkdir(join(dest, 'usr', top), { recursive: true });
-      await symlink(`usr/${top}`, join(dest, top));
-    }
-    await rm(stage, { recursive: true, force: true });
-  }
+async function buildTree(arch: DebArch, flavor: LocalFlavor, dest: string, debs: string[]): Promise<void> {
+  await mkdir(dest, { recursive: true });
+  for (const deb of debs) await run('dpkg-deb', ['-x', deb, dest]);
   // documentation is not needed and makes every copy slower
   for (const d of ['usr/share/doc', 'usr/share/man', 'usr/share/locale', 'usr/share/info', 'usr/share/lintian']) {
     await rm(join(dest, d), { recursive: true, force: true });
   }
-  for (const d of ['etc', 'tmp', 'root', 'usr/bin', 'usr/lib', 'var/lib']) await mkdir(join(dest, d), { recursive: true });
-  const binDir = join(dest, 'bin');
-  await mkdir(binDir, { recursive: true });
-  const setSh = async (target: string) => {
-    await rm(join(binDir, 'sh'), { force: true });
-    await symlink(target, join(binDir, 'sh'));
-  };
-  if (flavor === 'debian-bash') await setSh('bash');
-  if (flavor === 'busybox') {
-    for (const a of BUSYBOX_APPLETS) {
-      const p = a === 'env' ? join(dest, 'usr/bin', a) : join(binDir, a);
-      await rm(p, { force: true });
-      await symlink('/bin/busybox', p);
-    }
-  }
+  for (const d of ['etc', 'tmp', 'root', 'usr/bin', 'usr/lib', 'var/lib', 'proc', 'dev']) await mkdir(join(dest, d), { recursive: true });
+  await chmod(join(dest, 'tmp'), 0o1777);
   await writeFile(join(dest, 'etc/shells'), SHELLS[flavor]);
   await writeFile(join(dest, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   await writeFile(join(dest, 'etc/group'), 'root:x:0:\n');
@@ -127,7 +97,7 @@ async function buildTree(arch: DebArch, flavor: RootFlavor, dest: string, debs: 
 }
 
 /** The pristine cached tree for `arch`/`flavor` (built once). Never modify it: use copyRoot. */
-export async function pristineRoot(arch: DebArch, flavor: RootFlavor): Promise<string> {
+export async function pristineRoot(arch: DebArch, flavor: LocalFlavor): Promise<string> {
   const debs: string[] = [];
   for (const p of PACKAGES[flavor]) debs.push(await debFile(p, arch));
   const key = createHash('sha256').update(JSON.stringify({ RECIPE_VERSION, flavor, arch, debs: debs.map((d) => d.split('/').pop()), shells: SHELLS[flavor] })).digest('hex').slice(0, 16);
@@ -149,10 +119,17 @@ export async function pristineRoot(arch: DebArch, flavor: RootFlavor): Promise<s
   return final;
 }
 
-/** A private, writable copy of the pristine tree under `parent`. */
+/** A private, writable copy of the `arch`/`flavor` tree under `parent`. */
 export async function copyRoot(arch: DebArch, flavor: RootFlavor, parent: string): Promise<string> {
-  const src = await pristineRoot(arch, flavor);
   const dest = join(parent, `${arch}-${flavor}-${randomBytes(4).toString('hex')}`);
+  if (SCRIPT_FLAVORS.has(flavor)) {
+    await run('bash', [join(REPO, 'scripts/fixtures/arm-rootfs.sh'), arch, flavor, dest], { maxBuffer: 1 << 24 }).catch((err) => {
+      throw new Error(`scripts/fixtures/arm-rootfs.sh ${arch} ${flavor} failed: ${err.stderr || err.message}`);
+    });
+    if (flavor !== 'busybox') await writeFile(join(dest, 'etc/shells'), DEBIAN_SHELLS);
+    return dest;
+  }
+  const src = await pristineRoot(arch, flavor as LocalFlavor);
   await run('cp', ['-a', src, dest]);
   await rm(join(dest, '.complete'), { force: true });
   return dest;

@@ -16,6 +16,7 @@ import { ensureShim, xbuildCacheRoot } from '../../src/shims/build.ts';
 import { xbuildLayerEntries } from '../../src/shims/layer.ts';
 import type { QemuArch } from '../../src/qemu/cache.ts';
 import { elfSample } from './elf-samples.ts';
+import { findEmulator } from './emulators.ts';
 import type { TarSpec } from './mem-image.ts';
 
 async function newestIn(dir: string, file: string): Promise<string | undefined> {
@@ -30,10 +31,15 @@ async function newestIn(dir: string, file: string): Promise<string | undefined> 
 
 export interface XbuildParts { arch: QemuArch; emulator: Buffer; shim: Buffer; emulatorFrom: string; shimFrom: string }
 
+let shimPath: Promise<string> | undefined;
+
 export async function xbuildParts(arch: QemuArch): Promise<XbuildParts> {
   const root = xbuildCacheRoot(process.env);
-  const shimFrom = await ensureShim({ cacheRoot: root });
-  const emulatorFrom = await newestIn(join(root, 'qemu'), `qemu-${arch}-static`) ?? await elfSample('synthetic/x86_64-xbuild-note1');
+  shimPath ??= ensureShim({ cacheRoot: root });
+  const shimFrom = await shimPath;
+  // findEmulator: XBUILD_QEMU_DIR, the build driver's resolver, or the newest in the qemu cache
+  const emulatorFrom = await findEmulator(arch).catch(() => undefined)
+    ?? await newestIn(join(root, 'qemu'), `qemu-${arch}-static`) ?? await elfSample('synthetic/x86_64-xbuild-note1');
   return { arch, emulator: await readFile(emulatorFrom), shim: await readFile(shimFrom), emulatorFrom, shimFrom };
 }
 
