@@ -43,6 +43,10 @@ PKGS=(
   build-essential ninja-build pkg-config dpkg-dev python3-venv
   libglib2.0-dev libpcre2-dev zlib1g-dev libffi-dev libmount-dev libselinux1-dev
   flex bison git xz-utils bzip2 file
+  # QEMU 10 configure wants pycotap (bookworm-backports; the +ds tarball drops python/wheels)
+  python3-pycotap
+  # QEMU 10.2 configure needs dtc when the +ds tarball lacks the prebuilt pc-bios/dtb/*.dtb
+  device-tree-compiler
   # cross compilers for test programs
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi
   libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-armel-cross

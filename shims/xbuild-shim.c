@@ -700,14 +700,13 @@ static int cmd_start(const char *self, int refresh)
     }
 
     /* 3. the shim's own bytes, to copy over each shell */
-    struct elf_info se;
+    struct elf_info se = {0};
     isize shim_len = read_small(self);
-    if (shim_len > 0 && shim_len < (isize)sizeof filebuf - 1) inspect_path(self, &se);
-    else se.xb_shim = 0;
+    if (shim_len > 0 && shim_len < (isize)sizeof filebuf - 1 && inspect_path(self, &se) != 0) se.xb_shim = 0;
     if (shim_len <= 0 || shim_len >= (isize)sizeof filebuf - 1 || !se.xb_shim) {
         m(me); m(": cannot read this program from "); m(self); m(" to install it");
         m_flush(2);
-        return 1;
+        return refresh ? 0 : 1;
     }
     static char shim[sizeof filebuf];
     memcpy(shim, filebuf, (usize)shim_len);
@@ -722,7 +721,8 @@ static int cmd_start(const char *self, int refresh)
     struct list next = state;
     int failed = 0;
     for (int i = 0; i < cands.n; i++) {
-        if (resolve_final(cands.path[i], r_path) != 0) continue;
+        r = resolve_final(cands.path[i], r_path);
+        if (r != 0 && r != -ENOENT) continue; /* ENOENT: r_path names the missing file */
         if (join2(r_orig, r_path, slen(r_path), XB_ORIGINAL_SUFFIX)) continue;
         struct kstat st;
         if (sys_stat(r_path, &st) != 0) {
@@ -799,7 +799,12 @@ static int cmd_start(const char *self, int refresh)
     }
     m(me);
     if (!had_state) { m(": on: "); m_list(&next); m(" now start under "); }
-    else if (swapped_now.n || dropped.n) { m(": on: swapped again "); m_list(&swapped_now); m("; shells under "); }
+    else if (swapped_now.n || dropped.n) {
+        m(": on:");
+        if (swapped_now.n) { m(" swapped again "); m_list(&swapped_now); m(";"); }
+        if (dropped.n) { m(" gone: "); m_list(&dropped); m(";"); }
+        m(" shells start under ");
+    }
     else { m(": already on, nothing changed: "); m_list(&next); m(" start under "); }
     m(emu);
     m(" (undo with cross-build-end)");
@@ -813,11 +818,12 @@ static int cmd_end(void)
 {
     static char r_path[PATH_MAX], r_orig[PATH_MAX];
     const char *me = base_name(XB_END_NAME);
-    struct list state, cands, restored, kept;
+    struct list state, cands, restored, kept, gone;
     int had_state = read_state(&state) == 0;
     candidate_shells(&cands, &state);
     restored.n = 0;
     kept.n = 0;
+    gone.n = 0;
     int failed = 0;
     for (int i = 0; i < cands.n; i++) {
         if (resolve_final(cands.path[i], r_path) != 0 && !had_state) continue;
@@ -833,8 +839,8 @@ static int cmd_end(void)
                 m_flush(2);
             }
         } else if (exists(r_orig)) {
-            /* replaced (or removed) by a package while cross-build mode was on: keep the new file */
-            if (sys_unlink(r_orig) == 0) list_add(&kept, r_path);
+            /* replaced (or removed) by a package while cross-build mode was on: keep the new state */
+            if (sys_unlink(r_orig) == 0) list_add(present ? &kept : &gone, r_path);
         }
     }
     int r = sys_unlink(XB_DPKG_HOOK);
@@ -847,7 +853,7 @@ static int cmd_end(void)
             m_flush(2);
         }
     }
-    if (!had_state && !restored.n && !kept.n && !had_hook && !failed) {
+    if (!had_state && !restored.n && !kept.n && !gone.n && !had_hook && !failed) {
         m(me); m(": cross-build mode is not on (cross-build-start was not run, or cross-build-end already ran): nothing to do");
         m_flush(1);
         return 0;
@@ -857,6 +863,7 @@ static int cmd_end(void)
     if (restored.n) { m("restored "); m_list(&restored); }
     else m("nothing was swapped");
     if (kept.n) { m("; kept the versions installed meanwhile of "); m_list(&kept); }
+    if (gone.n) { m("; removed meanwhile: "); m_list(&gone); }
     m_flush(1);
     return 0;
 }

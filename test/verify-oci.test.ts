@@ -28,6 +28,7 @@ async function images() {
     { name: 'usr/bin/dash', content: parts.shim, mode: 0o755 },
     { name: 'usr/bin/dash.xbuild-orig', content: await readFile(await elfSample('armhf/dash')), mode: 0o755 },
     { name: 'usr/lib/xbuild/cross-build-active', content: '/usr/bin/dash\n' },
+    { name: 'etc/dpkg/dpkg.cfg.d/xbuild-cross-build', content: '# xbuild\n' },
   ];
   const good = memImage('good', { architecture: 'arm', variant: 'v7' }, [{ tar: root }, { tar: xl }]);
   const left = memImage('left', { architecture: 'arm', variant: 'v7' }, [{ tar: root }, { tar: xl }, { tar: await tarOf(started) }]);
@@ -55,7 +56,7 @@ test('oci: layouts: a wrapped image exits 0, one left in cross-build mode exits 
   t.is(r.schemaVersion, 1);
   t.false(r.passed);
   const errs = r.platforms[0].findings.filter((f: { severity: string }) => f.severity === 'error').map((f: { id: string }) => f.id).sort();
-  t.deepEqual(errs, ['cross-build-active', 'cross-build-original-left', 'shell-is-shim']);
+  t.deepEqual(errs, ['cross-build-active', 'cross-build-dpkg-hook-left', 'cross-build-original-left', 'shell-is-shim']);
   t.is(c2.stderr(), '', '--json keeps stderr free of progress');
 });
 

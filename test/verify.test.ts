@@ -29,6 +29,8 @@ test('a correctly wrapped arm/v7 image passes; with the shim build given, the sh
   t.deepEqual(ids(r, 'info'), ['shim-not-compared']);
   t.true(r.passed);
   t.is(r.checked.emulator, 'usr/bin/qemu-arm-static');
+  t.regex(r.checked.emulatorNote ?? '', /^execve-intercept series=/);
+  t.regex(r.checked.shimNotes['usr/bin/cross-build-start'] ?? '', /^shim version=/);
   t.true(r.checked.sampled.includes('usr/bin/dash'));
   t.true(r.checked.shells.includes('bin/sh'));
   const same = await verifyImage(image, { shimDigests: [digestOf(parts.shim)] });
@@ -47,6 +49,7 @@ async function crossBuildStarted(): Promise<TarSpec[]> {
     { name: 'usr/bin/dash', content: parts.shim, mode: 0o755 },
     { name: 'usr/bin/dash.xbuild-orig', content: dash, mode: 0o755 },
     { name: 'usr/lib/xbuild/cross-build-active', content: '/usr/bin/dash\n' },
+    { name: 'etc/dpkg/dpkg.cfg.d/xbuild-cross-build', content: '# xbuild\n' },
   ];
 }
 
@@ -54,7 +57,7 @@ test('cross-build-start without cross-build-end fails and names the findings', a
   const { image } = await wrappedArmhf([await crossBuildStarted()]);
   const r = await verifyImage(image);
   t.false(r.passed);
-  t.deepEqual(ids(r, 'error'), ['cross-build-active', 'cross-build-original-left', 'shell-is-shim']);
+  t.deepEqual(ids(r, 'error'), ['cross-build-active', 'cross-build-dpkg-hook-left', 'cross-build-original-left', 'shell-is-shim']);
   const active = r.findings.find((f) => f.id === 'cross-build-active')!;
   t.is(active.path, 'usr/lib/xbuild/cross-build-active');
   t.regex(active.message, /swapped: \/usr\/bin\/dash/);
@@ -68,6 +71,7 @@ test('cross-build-start then cross-build-end (whiteouts of the saved original an
     { name: 'usr/bin/.wh.dash.xbuild-orig' },
     { name: 'usr/bin/dash', content: dash, mode: 0o755 },
     { name: 'usr/lib/xbuild/.wh.cross-build-active' },
+    { name: 'etc/dpkg/dpkg.cfg.d/.wh.xbuild-cross-build' },
   ];
   const { image } = await wrappedArmhf([await crossBuildStarted(), end]);
   const r = await verifyImage(image);
@@ -79,6 +83,7 @@ test('an opaque directory hides the lower state file', async (t) => {
   const { image } = await wrappedArmhf([await crossBuildStarted(), [
     { name: 'usr/lib/xbuild/', type: 'directory' }, { name: 'usr/lib/xbuild/.wh..wh..opq' },
     { name: 'usr/bin/.wh.dash.xbuild-orig' }, { name: 'usr/bin/dash', content: await readFile(await elfSample('armhf/dash')), mode: 0o755 },
+    { name: 'etc/dpkg/dpkg.cfg.d/.wh.xbuild-cross-build' },
   ]]);
   t.deepEqual(ids(await verifyImage(image), 'error'), []);
 });
@@ -255,11 +260,23 @@ test('an image asked for with --platform it is not is a NOT_FOUND error', async 
   t.true((await verifyImage(image, { platform: 'linux/arm' })).passed, 'arm without variant matches arm/v7');
 });
 
-test('when the capture limits cut PT_DYNAMIC, linkage is reported as not proven instead of passing', async (t) => {
+test('when the capture limits cut PT_DYNAMIC, the emulator is not proven (error), never passed silently', async (t) => {
   const pie = await readFile(await elfSample('amd64/qemu-arm-static'));
   const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: pie, mode: 0o755 }]]);
   const r = await verifyImage(image, { limits: { wholeFileMax: 1024, headBytes: 64 << 10, segmentMax: 16 } });
-  const unread = r.findings.find((f) => f.id === 'file-unreadable' && f.path === 'usr/bin/qemu-arm-static');
+  const unread = r.findings.find((f) => f.id === 'emulator-unreadable' && f.path === 'usr/bin/qemu-arm-static');
   t.truthy(unread);
+  t.is(unread!.severity, 'error');
+  t.false(r.passed);
   t.regex(unread!.message, /PT_DYNAMIC/);
+});
+
+test('an emulator hard-linked to a file verify does not read is not proven (error)', async (t) => {
+  const parts = await xbuildParts('arm');
+  const { image } = await wrappedArmhf([[
+    { name: 'opt/elsewhere/qemu', content: parts.emulator, mode: 0o755 },
+    { name: 'usr/bin/qemu-arm-static', type: 'link', linkname: 'opt/elsewhere/qemu', mode: 0o755 },
+  ]]);
+  const r = await verifyImage(image);
+  t.deepEqual(ids(r, 'error'), ['emulator-unreadable']);
 });

@@ -144,3 +144,25 @@ test.serial('token auth (distribution with a token realm): registry -> registry 
   const e = await t.throwsAsync(runWrap(req(`${treg.host}/base/busybox:arm64`, [`${treg.host}/team/busybox:x`], { env: { DOCKER_CONFIG: treg.dockerConfig({ username: treg.username!, password: 'wrong' }) } }), deps()), { instanceOf: XbuildError });
   t.is(e!.code, 'UNAUTHORIZED'); t.notRegex(e!.message, /\n/);
 });
+
+test.serial('Docker v2 media types (stand-in layer): oci layout with Docker manifest -> registry; distribution accepts it and skopeo reads it', async (t) => {
+  const rep = await runWrap(req(`oci:${f}/armhf-docker`, [`${reg.host}/docker-types/busybox:armhf`]), deps());
+  const m = await inspect(`${reg.host}/docker-types/busybox:armhf`, true);
+  t.is(m.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  t.is(m.layers.length, 2);
+  t.is(m.layers[1].mediaType, 'application/vnd.docker.image.rootfs.diff.tar.gzip');
+  t.is((await inspect(`${reg.host}/docker-types/busybox:armhf`)).Digest, rep.digest);
+});
+
+test.serial('docker-archive source (stand-in layer) -> registry: archive layers pushed as stored, result readable by skopeo', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'xbuild-wrap-reg-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await run('skopeo', ['copy', '-q', `oci:${f}/armhf`, `docker-archive:${join(dir, 'base.tar')}:fixture/armhf:1`]);
+  const rep = await runWrap(req(`docker-archive:${join(dir, 'base.tar')}`, [`${reg.host}/from-archive/busybox:armhf`]), deps());
+  const m = await inspect(`${reg.host}/from-archive/busybox:armhf`, true);
+  t.is(m.layers.length, 2);
+  const info = await inspect(`${reg.host}/from-archive/busybox:armhf`);
+  t.is(info.Digest, rep.digest); t.is(info.Architecture, 'arm');
+  const cfg = JSON.parse((await run('skopeo', ['inspect', '--config', '--tls-verify=false', `docker://${reg.host}/from-archive/busybox:armhf`])).stdout);
+  t.is(cfg.rootfs.diff_ids.length, 2);
+});

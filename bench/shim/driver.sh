@@ -7,7 +7,7 @@
 # cross-build-start; the handler is disabled meanwhile, so only the emulator's
 # execve interception can be at work).
 #   driver.sh EMULATOR QEMU_ARCH BINFMT_ROOT SHIM_ROOT ROUNDS WORKLOAD_FILE...
-# Prints one line per run: "<mode> <workload name> <round> <milliseconds>".
+# Prints one line per run: "<mode> <workload name> <round> <wall ms> <cpu ms>" (measure.py).
 set -euo pipefail
 emu=$1 qarch=$2 broot=$3 sroot=$4 rounds=$5
 shift 5
@@ -23,7 +23,8 @@ esac
 printf '%s' ":xbuild-bench-$qarch:M::$magic:$mask:$emu:F" > "$bm/register"
 handler="$bm/xbuild-bench-$qarch"
 
-ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null; t1=$(date +%s%N); echo $(( (t1 - t0) / 1000000 )); }
+here=$(cd "$(dirname "$0")" && pwd)
+ms() { python3 "$here/measure.py" "$@"; }
 
 # sanity: binfmt path works, shim path works without binfmt, outputs agree
 for w in "$@"; do

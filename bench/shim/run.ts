@@ -2,13 +2,15 @@
 // same patched emulator, in the same run, inside a user namespace that has its
 // own binfmt_misc (the host's is never touched).
 //
-//   npx tsx bench/shim/run.ts [--arch armhf|arm64] [--rounds N]
+//   npx tsx bench/shim/run.ts [--arch armhf|arm64] [--rounds N] [--json]
 //
-// Prints, per workload, the median wall time of each path and the median of
-// the per-round ratios (shim / binfmt). Target: <= 1.05 for the fork/exec
-// loop and the configure-style script; the shell-spawn loop is the worst case
-// (every program started is a shell, so every start pays the shim's extra
-// exec) and is shown for information.
+// Prints, per workload, the median wall time and CPU time (user + system of
+// every process of the run) of each path, and the medians of the per-round
+// ratios (shim / binfmt). Target: <= 1.05 for the fork/exec loop and the
+// configure-style script, judged on CPU time because wall time on a shared
+// 2-core machine swings by more than the effect measured (both are printed).
+// The shell-spawn loop is the worst case (every program started is a shell,
+// so every start pays the shim's extra exec) and is shown for information.
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -61,31 +63,37 @@ async function main(): Promise<void> {
       'bash', join(here, 'driver.sh'), emulatorPath, qarch, binfmtRoot, shimRoot, String(rounds), ...workloads,
     ], { maxBuffer: 1 << 24 });
 
-    const times = new Map<string, { binfmt: Map<number, number>; shim: Map<number, number> }>();
+    type Runs = Map<number, { wall: number; cpu: number }>;
+    const times = new Map<string, { binfmt: Runs; shim: Runs }>();
     for (const line of stdout.split('\n').filter(Boolean)) {
-      const [mode, name, round, ms] = line.split(' ') as ['binfmt' | 'shim', string, string, string];
+      const [mode, name, round, wall, cpu] = line.split(' ') as ['binfmt' | 'shim', string, string, string, string];
       if (!times.has(name)) times.set(name, { binfmt: new Map(), shim: new Map() });
-      times.get(name)![mode].set(Number(round), Number(ms));
+      times.get(name)![mode].set(Number(round), { wall: Number(wall), cpu: Number(cpu) });
     }
-    const rows: string[][] = [['workload', 'binfmt ms (median)', 'shim ms (median)', 'ratio (median of rounds)', 'target']];
+    const rows: string[][] = [[
+      'workload', 'binfmt wall', 'shim wall', 'ratio wall', 'binfmt cpu', 'shim cpu', 'ratio cpu', 'target (cpu ratio <= 1.05)',
+    ]];
+    const results: Record<string, { wall: number; cpu: number }> = {};
     for (const [name, t] of times) {
-      const ratios = [...t.shim.keys()].map((r) => t.shim.get(r)! / t.binfmt.get(r)!);
-      const ratio = median(ratios);
+      const ratio = (k: 'wall' | 'cpu') => median([...t.shim.keys()].map((r) => t.shim.get(r)![k] / t.binfmt.get(r)![k]));
+      const med = (m: Runs, k: 'wall' | 'cpu') => `${median([...m.values()].map((x) => x[k])).toFixed(0)} ms`;
       const worst = name.includes('shell-spawn');
+      const label = name.replace(/^\d+-/, '');
+      results[label] = { wall: ratio('wall'), cpu: ratio('cpu') };
       rows.push([
-        name.replace(/^\d+-/, ''),
-        median([...t.binfmt.values()]).toFixed(0),
-        median([...t.shim.values()]).toFixed(0),
-        ratio.toFixed(3),
-        worst ? '(worst case, info)' : ratio <= 1.05 ? '<= 1.05 met' : '<= 1.05 MISSED',
+        label, med(t.binfmt, 'wall'), med(t.shim, 'wall'), ratio('wall').toFixed(3),
+        med(t.binfmt, 'cpu'), med(t.shim, 'cpu'), ratio('cpu').toFixed(3),
+        worst ? 'worst case, for information' : ratio('cpu') <= 1.05 ? 'met' : 'MISSED',
       ]);
     }
     const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
     const { stdout: ver } = await run(emulatorPath, ['-version']);
     console.log(`bench/shim: ${arch}, ${rounds} rounds, emulator ${emulatorPath}`);
     console.log(`  ${ver.split('\n')[0]}`);
-    console.log(`  both paths in one user namespace with its own binfmt_misc; the handler is off during shim runs`);
+    console.log('  both paths in one user namespace with its own binfmt_misc (handler off during shim runs);');
+    console.log('  medians over rounds; ratios are medians of per-round shim/binfmt ratios; cpu = user+sys of all processes');
     for (const r of rows) console.log('  ' + r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+    if (process.argv.includes('--json')) console.log(JSON.stringify({ arch, rounds, results }));
   } finally {
     await rm(work, { recursive: true, force: true });
   }

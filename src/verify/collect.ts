@@ -9,6 +9,7 @@ import { walkLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
 import type { Layer } from '../oci/model.ts';
 import type { OnProgress } from '../progress.ts';
 import { ORIGINAL_SUFFIX, STATE_FILE } from '../shims/contract.ts';
+import { DPKG_HOOK } from '../shims/build.ts';
 import { wrapError } from '../errors.ts';
 import { finding, type Finding } from './findings.ts';
 
@@ -29,7 +30,7 @@ const TEXT_FILES = new Set(['etc/shells', STATE_FILE]);
 const TEXT_MAX = 64 << 10;
 
 export function isKeptPath(path: string): boolean {
-  return TEXT_FILES.has(path) || path.endsWith(ORIGINAL_SUFFIX) || KEPT_DIRS.some((d) => path.startsWith(d));
+  return TEXT_FILES.has(path) || path === DPKG_HOOK || path.endsWith(ORIGINAL_SUFFIX) || KEPT_DIRS.some((d) => path.startsWith(d));
 }
 
 export interface Collected {

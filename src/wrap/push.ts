@@ -19,11 +19,17 @@ export async function pushImage(root: ImageOrIndex, target: RegistryReference, c
   const manifests = all.filter((b) => b.kind === 'manifest');
   const counts = { exists: 0, mounted: 0, uploaded: 0 };
   let next = 0;
+  let stop = false; // after the first failure no new blob is started
   const worker = async () => {
-    while (next < blobs.length) {
+    while (!stop && next < blobs.length) {
       const b = blobs[next++]!;
-      const r = await client.pushBlob(repo, b.desc, b.open, b.source ? { mountFrom: b.source } : {});
-      counts[r]++;
+      try {
+        const r = await client.pushBlob(repo, b.desc, b.open, b.source ? { mountFrom: b.source } : {});
+        counts[r]++;
+      } catch (e) {
+        stop = true;
+        throw e;
+      }
     }
   };
   const workers = Array.from({ length: Math.min(PUSH_CONCURRENCY, blobs.length) }, worker);

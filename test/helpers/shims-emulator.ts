@@ -11,6 +11,7 @@ import type { QemuArch } from '../../src/qemu/cache.ts';
 import { NT_XBUILD_EXECVE, XBUILD_NOTE_NAME } from '../../src/shims/contract.ts';
 import { findNote, inspectElf } from '../../src/elf/inspect.ts';
 import { cacheRoot } from './shims-roots.ts';
+import { findEmulator } from './emulators.ts';
 
 const run = promisify(execFile);
 
@@ -22,27 +23,14 @@ export async function hasExecveNote(path: string): Promise<boolean> {
   }
 }
 
-/** Host path of the patched qemu-<arch>-static: $XBUILD_TEST_QEMU_DIR, else the newest one in the cache. */
+/**
+ * Host path of the patched qemu-<arch>-static (test/helpers/emulators.ts: $XBUILD_QEMU_DIR, else
+ * the cache), checked to carry the xbuild execve note that cross-build-start requires.
+ */
 export async function patchedEmulator(arch: QemuArch): Promise<string> {
-  const name = `qemu-${arch}-static`;
-  const fromEnv = process.env.XBUILD_TEST_QEMU_DIR;
-  if (fromEnv) {
-    const p = join(fromEnv, name);
-    if (!await hasExecveNote(p)) throw new Error(`XBUILD_TEST_QEMU_DIR: ${p} is missing or lacks the xbuild execve note`);
-    return p;
-  }
-  const dir = join(cacheRoot(), 'qemu');
-  const found: { p: string; mtime: number }[] = [];
-  for (const key of await readdir(dir).catch(() => [] as string[])) {
-    const p = join(dir, key, name);
-    const st = await stat(p).catch(() => undefined);
-    if (st?.isFile() && await hasExecveNote(p)) found.push({ p, mtime: st.mtimeMs });
-  }
-  found.sort((a, b) => b.mtime - a.mtime);
-  if (!found[0]) {
-    throw new Error(`no patched ${name} (with the xbuild execve note) under ${dir}/<key>/: build the emulators first (scripts/setup.sh, or \`xbuild qemu build\`), or set XBUILD_TEST_QEMU_DIR`);
-  }
-  return found[0].p;
+  const p = await findEmulator(arch);
+  if (!await hasExecveNote(p)) throw new Error(`${p} lacks the xbuild execve-intercept note: it is not xbuild's patched emulator`);
+  return p;
 }
 
 /** Debian's stock qemu-<arch>-static (no execve interception), extracted from the .deb, never installed. */

@@ -1,0 +1,26 @@
+// Cache key of one emulator build: every input that changes the binaries.
+import { createHash } from 'node:crypto';
+import type { QemuArch } from './cache.ts';
+
+export interface BuildInputs {
+  qemuVersion: string;
+  /** sha256 of the source tarball, or of the tree's file contents for a directory. */
+  sourceSha256: string;
+  seriesHash: string;
+  targets: QemuArch[];
+  /** configure flags and post-processing (strip) that shape the output. */
+  buildOptions: { configure: string[]; strip: boolean };
+}
+
+/** 20 hex digits of sha256 over a canonical rendering of the inputs (targets sorted). */
+export function buildKey(inputs: BuildInputs): string {
+  const canonical = JSON.stringify({
+    qemuVersion: inputs.qemuVersion,
+    sourceSha256: inputs.sourceSha256,
+    seriesHash: inputs.seriesHash,
+    targets: [...inputs.targets].sort(),
+    configure: inputs.buildOptions.configure,
+    strip: inputs.buildOptions.strip,
+  });
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 20);
+}

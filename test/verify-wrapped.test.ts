@@ -1,0 +1,56 @@
+// verify on images made by the real `xbuild wrap` (CLI in-process) from the
+// small base images of scripts/fixtures/small-images.sh (Debian busybox
+// roots as OCI layouts). The emulator given to wrap is the real patched one
+// when it has been built (findEmulator), else the note-carrying stand-in of
+// scripts/fixtures/elf-samples.sh; Debian's qemu-user-static must fail.
+import test from 'ava';
+import { copyFile, mkdtemp, mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { runCli } from '../src/cli/run.ts';
+import { capture } from './helpers/capture.ts';
+import { elfSample } from './helpers/elf-samples.ts';
+import { findEmulator } from './helpers/emulators.ts';
+import { smallImages } from './helpers/small-images.ts';
+
+async function wrapWith(t: { teardown(fn: () => Promise<void>): void; log(...a: unknown[]): void }, base: string, qemuDir: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'xbuild-verify-wrapped-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const c = capture();
+  c.ctx.env = { HOME: process.env.HOME, XBUILD_CACHE_DIR: process.env.XBUILD_CACHE_DIR, XDG_CACHE_HOME: process.env.XDG_CACHE_HOME }; // wrap builds the shim into the cache
+  const code = await runCli(['wrap', base, '--output', `type=oci,dest=${join(dir, 'out')}`, '--qemu-dir', qemuDir, '-q'], c.ctx);
+  if (code !== 0) throw new Error(`xbuild wrap failed (${code}): ${c.stderr()}`);
+  return join(dir, 'out');
+}
+
+async function emulatorDir(t: { teardown(fn: () => Promise<void>): void; log(...a: unknown[]): void }, arch: 'arm' | 'aarch64'): Promise<string> {
+  const real = await findEmulator(arch).catch(() => undefined);
+  if (real) { t.log(`real emulator ${real}`); return dirname(real); }
+  const dir = await mkdtemp(join(tmpdir(), 'xbuild-verify-qemu-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  await mkdir(dir, { recursive: true });
+  await copyFile(await elfSample('synthetic/x86_64-xbuild-note1'), join(dir, `qemu-${arch}-static`));
+  t.log('stand-in emulator (gcc-built, xbuild note type 1): the patched qemu is not built yet');
+  return dir;
+}
+
+for (const [arch, qarch, platform] of [['armhf', 'arm', 'linux/arm/v7'], ['armel', 'arm', 'linux/arm/v5'], ['arm64', 'aarch64', 'linux/arm64/v8']] as const) {
+  test(`xbuild wrap of the ${arch} base then xbuild verify: passes (${platform})`, async (t) => {
+    const images = await smallImages();
+    const out = await wrapWith(t, `oci:${join(images, arch)}`, await emulatorDir(t, qarch));
+    const c = capture();
+    t.is(await runCli(['verify', '--json', `oci:${out}`], c.ctx), 0, c.stdout());
+    const r = JSON.parse(c.stdout());
+    t.is(r.platforms[0].platform, platform);
+    t.deepEqual(r.platforms[0].findings.filter((f: { severity: string }) => f.severity !== 'info'), []);
+  });
+}
+
+test('xbuild wrap with Debian\'s qemu-user-static (no execve interception) then verify: exit 1, emulator-no-xbuild-note only', async (t) => {
+  const images = await smallImages();
+  const out = await wrapWith(t, `oci:${join(images, 'armhf')}`, join(images, 'qemu'));
+  const c = capture();
+  t.is(await runCli(['verify', '--json', `oci:${out}`], c.ctx), 1);
+  const errs = JSON.parse(c.stdout()).platforms[0].findings.filter((f: { severity: string }) => f.severity === 'error').map((f: { id: string }) => f.id);
+  t.deepEqual(errs, ['emulator-no-xbuild-note']);
+});
