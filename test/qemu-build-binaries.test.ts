@@ -28,6 +28,19 @@ int main(int argc, char **argv) {
   return 127;
 }
 `;
+const FEXEC = `#include <fcntl.h>
+#include <stdio.h>
+#include <unistd.h>
+extern char **environ;
+int main(int argc, char **argv) {
+  char buf[100];
+  int fd = open(argv[1], O_RDONLY);
+  if (fd < 0 || read(fd, buf, sizeof(buf)) != sizeof(buf)) return 3;
+  fexecve(fd, argv + 1, environ);
+  perror("fexecve");
+  return 127;
+}
+`;
 const HELLO = `#include <stdio.h>
 int main(int argc, char **argv) {
   printf("hello argv0=%s argc=%d", argv[0], argc);
@@ -58,7 +71,7 @@ for (const arch of ['arm', 'aarch64'] as QemuArch[]) {
     const emu = await resolveEmulator(arch, { env });
     const dir = await mkdtemp(join(tmpdir(), `xbuild-smoke-${arch}-`));
     try {
-      for (const [name, src] of [['execer', EXECER], ['hello', HELLO]] as const) {
+      for (const [name, src] of [['execer', EXECER], ['hello', HELLO], ['fexec', FEXEC]] as const) {
         await writeFile(join(dir, `${name}.c`), src);
         const cc = spawnSync(CC[arch], ['-static', '-O2', '-o', join(dir, name), join(dir, `${name}.c`)], { encoding: 'utf8' });
         if (cc.error || cc.status !== 0) t.fail(`${CC[arch]} is needed (scripts/install-system-deps.sh installs it): ${cc.error?.message ?? cc.stderr}`);
@@ -83,6 +96,9 @@ for (const arch of ['arm', 'aarch64'] as QemuArch[]) {
 
       const host = go(['-execve', './execer', '/bin/echo', 'host-native']);
       t.is(host.stdout, 'host-native\n');
+
+      const fx = go(['-execve', './fexec', './hello', 'z']);
+      t.is(fx.stdout, 'hello argv0=./hello argc=2 [z]\n', `fexecve of a descriptor already read from: ${fx.stderr}`);
 
       const missing = go(['-execve', './execer', './missing']);
       t.is(missing.stdout, 'exec ./missing failed: No such file or directory\n');
