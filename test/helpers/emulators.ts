@@ -1,57 +1,20 @@
 // Finds the patched (execve-intercepting) static emulators the tests run.
 //
 // Order: $XBUILD_QEMU_DIR/qemu-<arch>-static if XBUILD_QEMU_DIR is set; else
-// resolveEmulator() from src/qemu/cache.ts once the build driver provides it;
-// else the newest <cache>/qemu/<key>/qemu-<arch>-static. Missing emulators are a
-// test FAILURE with instructions, never a skip.
-import { access, constants, readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
-import * as cache from '../../src/qemu/cache.ts';
-import type { QemuArch } from '../../src/qemu/cache.ts';
-
-export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.XBUILD_CACHE_DIR) return env.XBUILD_CACHE_DIR;
-  return join(env.XDG_CACHE_HOME || join(env.HOME || '/root', '.cache'), 'xbuild');
-}
-
-async function isExecutable(p: string): Promise<boolean> {
-  try {
-    await access(p, constants.X_OK);
-    return (await stat(p)).isFile();
-  } catch {
-    return false;
-  }
-}
-
-type Resolver = (arch: QemuArch, opts: { env: NodeJS.ProcessEnv }) => unknown;
+// resolveEmulator() from src/qemu/cache.ts (the newest cache entry built from the
+// current patch series, as wrap finds it). Missing emulators are a test FAILURE
+// with instructions, never a skip.
+import { readFile } from 'node:fs/promises';
+import { resolveEmulator, type QemuArch } from '../../src/qemu/cache.ts';
 
 /** Path of the patched qemu-<arch>-static; throws a clear error when there is none. */
 export async function findEmulator(arch: QemuArch, env: NodeJS.ProcessEnv = process.env): Promise<string> {
-  const name = `qemu-${arch}-static`;
-  if (env.XBUILD_QEMU_DIR) {
-    const p = join(env.XBUILD_QEMU_DIR, name);
-    if (await isExecutable(p)) return p;
-    throw new Error(`XBUILD_QEMU_DIR=${env.XBUILD_QEMU_DIR} has no executable ${name}`);
+  try {
+    return await resolveEmulator(arch, { qemuDir: env.XBUILD_QEMU_DIR || undefined, env });
+  } catch (err) {
+    const e = err as Error & { hint?: string };
+    throw new Error(`${e.message}${e.hint ? ` (${e.hint})` : ''}; tests can also take XBUILD_QEMU_DIR=DIR holding qemu-${arch}-static`);
   }
-  const resolve = (cache as Record<string, unknown>).resolveEmulator as Resolver | undefined;
-  if (typeof resolve === 'function') {
-    const r = await resolve(arch, { env });
-    const p = typeof r === 'string' ? r : (r as { path?: unknown } | undefined)?.path;
-    if (typeof p === 'string' && (await isExecutable(p))) return p;
-  }
-  const dir = join(cacheRoot(env), 'qemu');
-  let best: { p: string; mtime: number } | undefined;
-  for (const key of await readdir(dir).catch(() => [] as string[])) {
-    const p = join(dir, key, name);
-    if (!(await isExecutable(p))) continue;
-    const mtime = (await stat(p)).mtimeMs;
-    if (!best || mtime > best.mtime) best = { p, mtime };
-  }
-  if (best) return best.p;
-  throw new Error(
-    `no patched ${name} found (looked in XBUILD_QEMU_DIR, then ${dir}/*/${name}): ` +
-      'build it with `xbuild qemu build` (or bash scripts/setup.sh), or point XBUILD_QEMU_DIR at a directory holding it',
-  );
 }
 
 /** The ASCII payload of the emulator's "xbuild" ELF note of type 1, found by a byte scan; undefined if absent. */
