@@ -45,6 +45,8 @@ PKGS=(
   flex bison git xz-utils bzip2 file
   # QEMU 10 configure wants pycotap (bookworm-backports; the +ds tarball drops python/wheels)
   python3-pycotap
+  # QEMU 10.2 configure needs dtc when the +ds tarball lacks the prebuilt pc-bios/dtb/*.dtb
+  device-tree-compiler
   # cross compilers for test programs
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi
   libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-armel-cross

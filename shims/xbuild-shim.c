@@ -700,14 +700,13 @@ static int cmd_start(const char *self, int refresh)
     }
 
     /* 3. the shim's own bytes, to copy over each shell */
-    struct elf_info se;
+    struct elf_info se = {0};
     isize shim_len = read_small(self);
-    if (shim_len > 0 && shim_len < (isize)sizeof filebuf - 1) inspect_path(self, &se);
-    else se.xb_shim = 0;
+    if (shim_len > 0 && shim_len < (isize)sizeof filebuf - 1 && inspect_path(self, &se) != 0) se.xb_shim = 0;
     if (shim_len <= 0 || shim_len >= (isize)sizeof filebuf - 1 || !se.xb_shim) {
         m(me); m(": cannot read this program from "); m(self); m(" to install it");
         m_flush(2);
-        return 1;
+        return refresh ? 0 : 1;
     }
     static char shim[sizeof filebuf];
     memcpy(shim, filebuf, (usize)shim_len);
@@ -800,7 +799,12 @@ static int cmd_start(const char *self, int refresh)
     }
     m(me);
     if (!had_state) { m(": on: "); m_list(&next); m(" now start under "); }
-    else if (swapped_now.n || dropped.n) { m(": on: swapped again "); m_list(&swapped_now); m("; shells under "); }
+    else if (swapped_now.n || dropped.n) {
+        m(": on:");
+        if (swapped_now.n) { m(" swapped again "); m_list(&swapped_now); m(";"); }
+        if (dropped.n) { m(" gone: "); m_list(&dropped); m(";"); }
+        m(" shells start under ");
+    }
     else { m(": already on, nothing changed: "); m_list(&next); m(" start under "); }
     m(emu);
     m(" (undo with cross-build-end)");

@@ -22,7 +22,7 @@ const samples = ['armhf/dash', 'arm64/dash', 'armel/busybox', 'stripped/busybox-
 
 // A hang would block the worker: ava's timeout then fails the run.
 test('random bytes (with and without an ELF ident) never throw anything but INVALID_ELF', (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const ident = fc.tuple(fc.constantFrom(1, 2, 0, 3), fc.constantFrom(1, 2, 0)).map(([c, d]) => Buffer.from([0x7f, 0x45, 0x4c, 0x46, c, d, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0]));
   fc.assert(fc.property(fc.option(ident), fc.uint8Array({ maxLength: 4096 }), (head, body) => {
     const buf = head ? Buffer.concat([head, Buffer.from(body)]) : Buffer.from(body);
@@ -33,7 +33,7 @@ test('random bytes (with and without an ELF ident) never throw anything but INVA
 
 for (const s of samples) {
   test(`${s}: every truncation and random byte corruption of the headers is a result or INVALID_ELF`, async (t) => {
-    t.timeout(120_000);
+    t.timeout(300_000);
     const buf = await readFile(await elfSample(s));
     const truncateAt = fc.integer({ min: 0, max: buf.length });
     fc.assert(fc.property(truncateAt, (n) => inspectsOrRejects(buf.subarray(0, n))), { numRuns: 300 });

@@ -262,5 +262,6 @@ test('ELF header checks: a dynamic host binary is seen as dynamic and unmarked',
   t.is(f.machine, 62);
   t.true(f.interp);
   t.true(f.needed > 0);
+  t.is(f.linkage, 'dynamic');
   t.is(f.marker, undefined);
 });

@@ -227,6 +227,10 @@ test('cross-build-end says clearly when nothing was started, and changes nothing
   const bad = await chrootRun(root, ['/usr/bin/cross-build-end', '--force']);
   t.is(bad.code, 2);
   t.regex(bad.stderr, /unexpected argument "--force"/);
+  // the dpkg hook's refresh outside cross-build mode is silent and never fails dpkg
+  const refresh = await chrootRun(root, ['/usr/bin/cross-build-start', '--refresh']);
+  t.deepEqual([refresh.code, refresh.stdout, refresh.stderr], [0, '', '']);
+  t.deepEqual(diffSnapshots(before, await snapshotTree(root, { strict: true })), []);
 });
 
 test('the shim run as a shell outside cross-build mode says so (exit 127) instead of recursing', async (t) => {

@@ -29,6 +29,8 @@ test('a correctly wrapped arm/v7 image passes; with the shim build given, the sh
   t.deepEqual(ids(r, 'info'), ['shim-not-compared']);
   t.true(r.passed);
   t.is(r.checked.emulator, 'usr/bin/qemu-arm-static');
+  t.regex(r.checked.emulatorNote ?? '', /^execve-intercept series=/);
+  t.regex(r.checked.shimNotes['usr/bin/cross-build-start'] ?? '', /^shim version=/);
   t.true(r.checked.sampled.includes('usr/bin/dash'));
   t.true(r.checked.shells.includes('bin/sh'));
   const same = await verifyImage(image, { shimDigests: [digestOf(parts.shim)] });
@@ -258,11 +260,23 @@ test('an image asked for with --platform it is not is a NOT_FOUND error', async 
   t.true((await verifyImage(image, { platform: 'linux/arm' })).passed, 'arm without variant matches arm/v7');
 });
 
-test('when the capture limits cut PT_DYNAMIC, linkage is reported as not proven instead of passing', async (t) => {
+test('when the capture limits cut PT_DYNAMIC, the emulator is not proven (error), never passed silently', async (t) => {
   const pie = await readFile(await elfSample('amd64/qemu-arm-static'));
   const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: pie, mode: 0o755 }]]);
   const r = await verifyImage(image, { limits: { wholeFileMax: 1024, headBytes: 64 << 10, segmentMax: 16 } });
-  const unread = r.findings.find((f) => f.id === 'file-unreadable' && f.path === 'usr/bin/qemu-arm-static');
+  const unread = r.findings.find((f) => f.id === 'emulator-unreadable' && f.path === 'usr/bin/qemu-arm-static');
   t.truthy(unread);
+  t.is(unread!.severity, 'error');
+  t.false(r.passed);
   t.regex(unread!.message, /PT_DYNAMIC/);
+});
+
+test('an emulator hard-linked to a file verify does not read is not proven (error)', async (t) => {
+  const parts = await xbuildParts('arm');
+  const { image } = await wrappedArmhf([[
+    { name: 'opt/elsewhere/qemu', content: parts.emulator, mode: 0o755 },
+    { name: 'usr/bin/qemu-arm-static', type: 'link', linkname: 'opt/elsewhere/qemu', mode: 0o755 },
+  ]]);
+  const r = await verifyImage(image);
+  t.deepEqual(ids(r, 'error'), ['emulator-unreadable']);
 });

@@ -60,7 +60,7 @@ test('bad input: malformed names, bad flags, missing sources, amd64 base, missin
   oneLineError(t, await cli([`oci:${f}/amd64`, '--output', `type=oci,dest=${tmp}/o1`]), /linux\/amd64, which runs natively/);
   await mkdir(join(tmp, 'emptyqemu'), { recursive: true });
   const r = await cli([`oci:${f}/armhf`, '--qemu-dir', join(tmp, 'emptyqemu'), '--output', `type=oci,dest=${tmp}/o1`]);
-  oneLineError(t, r, /has no qemu-arm-static/);
+  oneLineError(t, r, /no qemu-arm-static/);
   t.regex(r.stderr, /hint: .*xbuild qemu build/);
   oneLineError(t, await cli(['127.0.0.1:1/x/y:z', '--output', `type=oci,dest=${tmp}/o1`]), /127\.0\.0\.1:1/);
   oneLineError(t, await cli([`${reg.host}/base/busybox:arm64`, '--output', `type=oci,dest=${tmp}/o1`]), /unauthori|401|credentials/i);

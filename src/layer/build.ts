@@ -1,7 +1,7 @@
 // Deterministic layer builder: LayerEntry[] -> tar+gzip blob with digest,
 // size and diff_id. Sorted entries, implied parent directories, uid/gid 0,
 // no user/group names, modes as given (masked to 07777), one mtime
-// (SOURCE_DATE_EPOCH, passed in, default 0), gzip level 9 with Node's fixed
+// (SOURCE_DATE_EPOCH, passed in, default 0), gzip level 6 with Node's fixed
 // header (no file name, mtime 0). Built from an opener: the tar is generated
 // again on every open (hash once, upload later, no temp files) and each
 // re-generation is checked against the first one's digest.
@@ -17,7 +17,8 @@ import { OCI_LAYER_TAR_GZIP } from '../oci/media-types.ts';
 import { XbuildError } from '../errors.ts';
 import { verifying } from '../layout/blob.ts';
 
-export const GZIP_LEVEL = 9;
+/** Level 6: on the 11 MB emulator level 9 costs 4x the CPU for 0.6% fewer bytes (and the layer is compressed twice). */
+export const GZIP_LEVEL = 6;
 
 export interface BuildLayerOptions {
   /** Seconds since the epoch for every entry's mtime (SOURCE_DATE_EPOCH); default 0. */

@@ -21,7 +21,11 @@ export interface RuleOptions {
 
 export interface Checked {
   emulator?: string;
+  /** Description of the emulator's xbuild note ("execve-intercept series=1 qemu=10.0.13"), when present. */
+  emulatorNote?: string;
   shims: string[];
+  /** Description of each shim's xbuild note ("shim version=1"), by path. */
+  shimNotes: Record<string, string>;
   shells: string[];
   sampled: string[];
 }
@@ -36,7 +40,7 @@ const fix = {
 
 export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: RuleOptions = {}): { findings: Finding[]; checked: Checked } {
   const out: Finding[] = [];
-  const checked: Checked = { shims: [], shells: [], sampled: [] };
+  const checked: Checked = { shims: [], shimNotes: {}, shells: [], sampled: [] };
   const platform = `${config.os}/${config.architecture}${config.variant ? `/${config.variant}` : ''}`;
   const expected = expectedElfFor(config.architecture, config.variant);
   const qarch = qemuArchFor(config.architecture, config.variant);
@@ -50,6 +54,8 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
     checked.emulator = path;
     const others = [...view.paths()].filter((p) => EMULATOR_NAME.test(p) && p !== path).sort();
     const problems = checkHostBinary(view, path, 'emulator', NT_XBUILD_EXECVE, out);
+    const note = xbuildNoteText(view, path, NT_XBUILD_EXECVE);
+    if (note !== undefined) checked.emulatorNote = note;
     if (problems.includes('missing') && others.length > 0) {
       out.push(finding('emulator-wrong-arch', others[0], `found ${others.join(', ')}, which emulates another architecture than ${platform}`,
         `wrap the image for its own platform: ${platform} needs ${path}`));
@@ -60,6 +66,8 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   for (const path of qarch ? [CROSS_BUILD_START, CROSS_BUILD_END] : []) {
     checked.shims.push(path);
     checkHostBinary(view, path, 'shim', NT_XBUILD_SHIM, out);
+    const note = xbuildNoteText(view, path, NT_XBUILD_SHIM);
+    if (note !== undefined) checked.shimNotes[path] = note;
     const l = view.lookup(path);
     const digest = l.found ? l.node.content?.digest : undefined;
     if (digest && opts.shimDigests && opts.shimDigests.length > 0 && !opts.shimDigests.includes(digest)) {
@@ -129,6 +137,13 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
 
 type Problem = 'missing' | 'other';
 
+function xbuildNoteText(view: FsView<ContentInfo>, path: string, type: number): string | undefined {
+  const l = view.lookup(path);
+  const elf = l.found ? l.node.content?.elf : undefined;
+  const n = elf ? findNote(elf, XBUILD_NOTE_NAME, type) : undefined;
+  return n ? n.desc.toString('latin1').replace(/\0+$/, '') : undefined;
+}
+
 function checkHostBinary(view: FsView<ContentInfo>, path: string, role: 'emulator' | 'shim', noteType: number, out: Finding[]): Problem[] {
   const id = (s: string) => `${role}-${s}` as FindingId;
   const hint = role === 'emulator' ? fix.emulator : fix.shim;
@@ -142,7 +157,7 @@ function checkHostBinary(view: FsView<ContentInfo>, path: string, role: 'emulato
   const problems: Problem[] = [];
   if ((l.node.mode & 0o111) === 0) { out.push(finding(id('not-executable'), path, `${shown} is not executable (mode ${l.node.mode.toString(8)})`, 'wrap again: the file must be mode 0755')); problems.push('other'); }
   const c = l.node.content;
-  if (!c) { out.push(finding('file-unreadable', path, `${shown} was not read`, 'report this image to the xbuild maintainers')); return ['other']; }
+  if (!c) { out.push(finding(id('unreadable'), path, `${shown} was not read (a hard link to a file outside the directories verify reads?), so it is not proven`, hint)); return ['other']; }
   if (!c.isElf || !c.elf) {
     out.push(finding(id('not-elf'), path, `${shown} is not an ELF file${c.elfError ? ` (${c.elfError})` : c.shebang ? ` (${c.shebang.slice(0, 60)})` : ''}`, hint));
     return ['other'];
@@ -153,7 +168,7 @@ function checkHostBinary(view: FsView<ContentInfo>, path: string, role: 'emulato
     problems.push('other');
   }
   if (e.incomplete.some((x) => x === 'PT_DYNAMIC' || x === 'PT_INTERP')) {
-    out.push(finding('file-unreadable', path, `${shown}: ${e.incomplete.join(', ')} could not be read within verify's capture limits, so its linkage is not proven`, 'report this image to the xbuild maintainers'));
+    out.push(finding(id('unreadable'), path, `${shown}: ${e.incomplete.join(', ')} could not be read within verify's capture limits, so its linkage is not proven`, 'report this image to the xbuild maintainers'));
   }
   if (e.linkage === 'dynamic') {
     const why = [e.interpreter !== undefined ? `interpreter ${e.interpreter}` : '', e.needed.length ? `needs ${e.needed.slice(0, 4).join(', ')}${e.needed.length > 4 ? ', ...' : ''}` : ''].filter(Boolean).join('; ');

@@ -2,12 +2,10 @@
 // per-user cache) + the shims' entries. The CLI builds a LayerSource from this;
 // tests inject their own. No process access: env comes in as a parameter.
 import { execFile } from 'node:child_process';
-import { readdir, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { LayerEntry } from '../layer/entry.ts';
-import { XbuildError } from '../errors.ts';
-import { emulatorFileName, type QemuArch } from '../qemu/cache.ts';
+import { readBuildRecord, resolveEmulator, type QemuArch } from '../qemu/cache.ts';
 import type { XbuildLayerInputs } from '../shims/layer.ts';
 import type { LayerSource } from './wrap.ts';
 
@@ -16,39 +14,15 @@ export interface EmulatorLookup {
   env: Record<string, string | undefined>;
 }
 
-export function cacheRoot(env: Record<string, string | undefined>): string {
-  if (env.XBUILD_CACHE_DIR) return env.XBUILD_CACHE_DIR;
-  const base = env.XDG_CACHE_HOME || join(env.HOME || '/root', '.cache');
-  return join(base, 'xbuild');
-}
-
-const isFile = (p: string) => stat(p).then((s) => s.isFile(), () => false);
-
-/** Path of qemu-<arch>-static: --qemu-dir, else the newest cache entry that has it. */
+/** Path of qemu-<arch>-static: --qemu-dir, else the newest cache entry built from the current patch series. */
 export async function findEmulator(arch: QemuArch, lookup: EmulatorLookup): Promise<string> {
-  const file = emulatorFileName(arch);
-  if (lookup.qemuDir) {
-    const p = join(lookup.qemuDir, file);
-    if (await isFile(p)) return p;
-    throw new XbuildError('NO_EMULATOR', `--qemu-dir ${lookup.qemuDir} has no ${file}`, { hint: `put ${file} there, or build it with \`xbuild qemu build --targets ${arch}\`` });
-  }
-  const root = join(cacheRoot(lookup.env), 'qemu');
-  const keys = await readdir(root).catch(() => [] as string[]);
-  const found: Array<{ p: string; t: number }> = [];
-  for (const k of keys) {
-    const p = join(root, k, file);
-    const s = await stat(p).catch(() => undefined);
-    if (s?.isFile()) found.push({ p, t: s.mtimeMs });
-  }
-  found.sort((a, b) => b.t - a.t);
-  if (found[0]) return found[0].p;
-  throw new XbuildError('NO_EMULATOR', `no ${file} in the xbuild cache (${root})`, {
-    hint: `build it with \`xbuild qemu build --targets ${arch}\`, or pass --qemu-dir DIR holding ${file}`,
-  });
+  return resolveEmulator(arch, { env: lookup.env, ...(lookup.qemuDir ? { qemuDir: lookup.qemuDir } : {}) });
 }
 
-/** "7.2.13" from `qemu-arm-static --version` ("qemu-arm version 7.2.13 (Debian ...)"). */
+/** The QEMU version: from the cache entry's build.json, else "7.2.13" from `qemu-arm-static --version` ("qemu-arm version 7.2.13 (Debian ...)"). */
 export async function emulatorVersion(path: string): Promise<string> {
+  const record = await readBuildRecord(dirname(path));
+  if (record?.qemu?.version) return record.qemu.version;
   try {
     const { stdout } = await promisify(execFile)(path, ['--version'], { timeout: 10_000 });
     return /version\s+(\S+)/.exec(stdout)?.[1] ?? 'unknown';
