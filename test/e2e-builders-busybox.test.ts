@@ -1,4 +1,4 @@
-// busybox-only images laid out like Alpine, for linux/arm/v6, v7 and arm64:
+// busybox-only images laid out like Alpine, for linux/arm/v5, v7 and arm64:
 // wrapped by xbuild, built by buildah, the docker legacy builder and
 // BuildKit on a host with no ARM binfmt_misc handler, pushed, verified.
 import test from 'ava';
@@ -7,7 +7,7 @@ import { BUILDERS, buildAndPush, markers, pushAndWrap, startE2e, verify, type E2
 import { step } from './helpers/e2e-exec.ts';
 
 const PLATFORMS = [
-  { name: 'busybox-armv6', platform: 'linux/arm/v6', arch: 'armel', machine: /^armv[5-8]l$/ },
+  { name: 'busybox-armv5', platform: 'linux/arm/v5', arch: 'armel', machine: /^armv[5-8]l$/ },
   { name: 'busybox-armv7', platform: 'linux/arm/v7', arch: 'armhf', machine: /^armv[78]l$/ },
   { name: 'busybox-arm64', platform: 'linux/arm64/v8', arch: 'arm64', machine: /^aarch64$/ },
 ];

@@ -41,7 +41,7 @@ async function readLayer(img: Image, want: Set<string>): Promise<Map<string, Ent
 }
 
 const BUSYBOX = [
-  { name: 'busybox-armv6', arch: 'arm', variant: 'v6', machine: EM_ARM, float: 'soft', fixtureArch: 'armel' },
+  { name: 'busybox-armv5', arch: 'arm', variant: 'v5', machine: EM_ARM, float: 'soft', fixtureArch: 'armel' },
   { name: 'busybox-armv7', arch: 'arm', variant: 'v7', machine: EM_ARM, float: 'hard', fixtureArch: 'armhf' },
   { name: 'busybox-arm64', arch: 'arm64', variant: 'v8', machine: EM_AARCH64, float: undefined, fixtureArch: 'arm64' },
   { name: 'busybox-amd64', arch: 'amd64', variant: undefined, machine: EM_X86_64, float: undefined, fixtureArch: 'amd64' },

@@ -55,7 +55,10 @@ export async function pushAndWrap(e: E2e, layoutParent: string, name: string): P
   const base = `${e.registry.host}/fixtures/${name}:base`;
   const wrapped = `${e.registry.host}/fixtures/${name}:xbuild`;
   await step(`pushing fixture ${name}`, () => pushLayout(layoutParent, name, base));
-  const r = await e.xbuild(['wrap', base, '-t', wrapped, '--quiet']);
+  // XBUILD_QEMU_DIR (as for scripts/fixtures/*.sh and test/helpers/emulators.ts)
+  // overrides the emulator cache, through wrap's documented --qemu-dir.
+  const qemuDir = process.env.XBUILD_QEMU_DIR ? ['--qemu-dir', process.env.XBUILD_QEMU_DIR] : [];
+  const r = await e.xbuild(['wrap', base, '-t', wrapped, '--quiet', ...qemuDir]);
   if (r.code !== 0) throw new Error(`xbuild wrap ${base} -t ${wrapped} exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
   return wrapped;
 }
