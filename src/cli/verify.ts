@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { EXIT_FINDINGS, wrapError } from '../errors.ts';
-import { openImage } from '../oci/open.ts';
+import { openImage } from '../open/open.ts';
 import { verify, type VerifyReport } from '../verify/verify.ts';
 import { ExitCode, type CliContext } from './context.ts';
 import { createProgressRenderer } from './render-progress.ts';

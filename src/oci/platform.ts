@@ -1,8 +1,22 @@
-// Platforms: parse/format/match "linux/arm/v7" with containerd's normalisation,
-// and decide which platforms need (and can get) emulation on the host.
+// Platforms: the one parser/normaliser/matcher of "linux/arm/v7" (containerd's
+// normalisation), the architecture tables (OCI name -> QEMU linux-user target),
+// and which platforms need (and can get) emulation on the host.
 import type { Platform } from './model.ts';
 import { XbuildError } from '../errors.ts';
-import { qemuArchFor, type QemuArch } from '../qemu/cache.ts';
+
+/** QEMU's linux-user target names for the platforms xbuild emulates. */
+export type QemuArch = 'arm' | 'aarch64';
+
+export const QEMU_ARCHES: readonly QemuArch[] = ['arm', 'aarch64'];
+
+/** The QEMU target that runs OCI architecture `architecture` (variants of arm share one). */
+export function qemuArchFor(architecture: string, _variant?: string): QemuArch | undefined {
+  switch (architecture) {
+    case 'arm': return 'arm';
+    case 'arm64': return 'aarch64';
+    default: return undefined;
+  }
+}
 
 /** Normalise architecture aliases and default variants (arm -> v7, arm64 -> v8, aarch64 -> arm64 ...). */
 export function normalizePlatform(p: Platform): Platform {

@@ -11,10 +11,11 @@
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { CROSS_BUILD_END, CROSS_BUILD_START } from '../../src/shims/contract.ts';
-import { ensureShim, xbuildCacheRoot } from '../../src/shims/build.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START } from '../../src/contract/in-image.ts';
+import { ensureShim } from '../../src/shims/build.ts';
+import { cacheRoot } from '../../src/cache-root.ts';
 import { xbuildLayerEntries } from '../../src/shims/layer.ts';
-import type { QemuArch } from '../../src/qemu/cache.ts';
+import type { QemuArch } from '../../src/oci/platform.ts';
 import { elfSample } from './elf-samples.ts';
 import { findEmulator } from './emulators.ts';
 import type { TarSpec } from './mem-image.ts';
@@ -34,7 +35,7 @@ export interface XbuildParts { arch: QemuArch; emulator: Buffer; shim: Buffer; e
 let shimPath: Promise<string> | undefined;
 
 export async function xbuildParts(arch: QemuArch): Promise<XbuildParts> {
-  const root = xbuildCacheRoot(process.env);
+  const root = cacheRoot(process.env);
   shimPath ??= ensureShim({ cacheRoot: root });
   const shimFrom = await shimPath;
   // findEmulator: XBUILD_QEMU_DIR, the build driver's resolver, or the newest in the qemu cache
