@@ -59,17 +59,21 @@ export function parsePlatformList(text: string): Platform[] {
   return text.split(',').map((s) => s.trim()).filter((s) => s !== '').map(parsePlatform);
 }
 
+/** "os/arch[/variant]" exactly as given (a config's or index entry's own spelling, as reports show it). */
+export function platformString(p: Pick<Platform, 'os' | 'architecture' | 'variant'>): string {
+  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+
 /** "linux/arm/v7" (normalised; arm64's default v8 is left out, as docker prints it). */
 export function formatPlatform(p: Platform): string {
-  const n = normalizePlatform(p);
-  return [n.os, n.architecture, n.variant].filter(Boolean).join('/');
+  return platformString(normalizePlatform(p));
 }
 
 /**
  * Does `have` satisfy `want`? Both normalised; a wanted platform without a
  * variant matches any variant of the architecture.
  */
-export function matchPlatform(want: Platform, have: Platform): boolean {
+export function matchPlatform(want: Platform, have: Pick<Platform, 'os' | 'architecture' | 'variant'>): boolean {
   const w = normalizePlatform(want); const h = normalizePlatform(have);
   if (w.os !== h.os || w.architecture !== h.architecture) return false;
   if (w.variant === undefined || (want.variant === undefined && w.architecture === 'arm')) return true;
