@@ -2,7 +2,8 @@
 // Debian binaries (test/helpers/verify-images.ts).
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verify, verifyImage, type PlatformReport } from '../src/verify/verify.ts';
 import { parsePlatform } from '../src/oci/platform.ts';
@@ -20,6 +21,16 @@ async function wrappedArmhf(extra: TarSpec[][] = [], platform = { architecture: 
   for (const e of extra) layers.push(await tarOf(e));
   return { image: memImage('test/wrapped', platform, layers.map((tar) => ({ tar }))), parts };
 }
+
+test('the verify cases use the real emulator: when it is not built, xbuildParts fails (no silent stand-in)', async (t) => {
+  const d = await mkdtemp(join(tmpdir(), 'xbuild-no-qemu-'));
+  t.teardown(() => rm(d, { recursive: true, force: true }));
+  const env = { HOME: d, XBUILD_CACHE_DIR: d, PATH: process.env.PATH };
+  const e = await t.throwsAsync(xbuildParts('arm', env));
+  t.regex(e!.message, /no qemu-arm-static \(emulator for arm\) built from the current patch series/);
+  const e2 = await t.throwsAsync(xbuildParts('aarch64', { ...env, XBUILD_QEMU_DIR: d }));
+  t.regex(e2!.message, /no qemu-aarch64-static .* in --qemu-dir/);
+});
 
 test('a correctly wrapped arm/v7 image passes; with the shim build given, the shims must be identical', async (t) => {
   const { image, parts } = await wrappedArmhf();
