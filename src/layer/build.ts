@@ -15,7 +15,7 @@ import type { Descriptor, Layer } from '../oci/model.ts';
 import { OCI_IMAGE_MANIFEST } from '../oci/media-types.ts';
 import { compressor, layerCompression, layerMediaType, type Compression } from './compression.ts';
 import { XbuildError } from '../errors.ts';
-import { verifying } from '../layout/blob.ts';
+import { verifying } from '../oci/digest.ts';
 
 export { GZIP_LEVEL } from './compression.ts';
 
