@@ -8,6 +8,7 @@ import { xbuildLayerSource } from '../wrap/layer-source.ts';
 import { xbuildLayerEntries } from '../shims/layer.ts';
 import { ensureShim } from '../shims/build.ts';
 import { cacheRoot } from '../cache-root.ts';
+import { FORMATS_HELP, INSECURE_REGISTRY_HELP } from './formats-help.ts';
 import { createProgressRenderer } from './render-progress.ts';
 import type { CliContext } from './context.ts';
 
@@ -55,10 +56,10 @@ export function registerWrap(program: Command, ctx: CliContext): void {
     .option('--platform <list>', 'comma-separated platforms to wrap, e.g. linux/arm/v7,linux/arm64')
     .option('--output <spec>', 'type=registry|oci|docker[,dest=PATH]')
     .option('--qemu-dir <dir>', 'directory holding qemu-<arch>-static (instead of the xbuild cache)')
-    .option('--insecure-registry <host>', 'speak plain HTTP to this registry host[:port] (repeatable)', collect, [])
+    .option('--insecure-registry <host[:port]>', INSECURE_REGISTRY_HELP, collect, [])
     .addOption(new Option('-q, --quiet', 'no progress output'))
     .option('--json', 'print the resulting references and digests as JSON on stdout')
-    .addHelpText('after', HELP_AFTER)
+    .addHelpText('after', HELP_AFTER + FORMATS_HELP)
     .action(async (image: string, flags: WrapFlags) => {
       const req = wrapRequest(image, flags, ctx);
       const onProgress = createProgressRenderer({ out: ctx.stderr, isTTY: ctx.isTTY, quiet: flags.quiet || flags.json });
