@@ -14,6 +14,9 @@ import { join } from 'node:path';
 import { runCli } from '../src/cli/run.ts';
 import type { ImageManifest } from '../src/oci/model.ts';
 import { readDockerArchive } from '../src/layout/docker-archive.ts';
+import { openLayerTar } from '../src/layer/compression.ts';
+import { walkTar } from '../src/layer/walk.ts';
+import { Readable } from 'node:stream';
 import { capture } from './helpers/capture.ts';
 import { startRegistry, type TestRegistry } from './helpers/registry.ts';
 import { smallImages } from './helpers/small-images.ts';
@@ -143,6 +146,16 @@ test('skopeo copy --dest-compress-format zstd:chunked (skippable frames, TOC ann
   for (const l of m.layers) t.truthy(l.annotations?.['io.containers.zstd-chunked.manifest-position'], 'zstd:chunked TOC annotation');
   const v = await xbuild(['verify', ref]);
   t.is(v.code, 0, v.stdout + v.stderr);
+
+  // the TOC annotations are checked against the blob: the real blob with a checksum of other bytes is refused
+  const d = m.layers[1]!;
+  const blob = Buffer.from(await (await fetch(`${reg.url}/v2/chunked/wrapped/blobs/${d.digest}`)).arrayBuffer());
+  const cfg = JSON.parse(Buffer.from(await (await fetch(`${reg.url}/v2/chunked/wrapped/blobs/${m.config.digest}`)).arrayBuffer()).toString());
+  const layer = (annotations: Record<string, string>) => ({ descriptor: { ...d, annotations }, diffId: cfg.rootfs.diff_ids[1], open: async () => Readable.from([blob]) });
+  await walkTar(await openLayerTar(layer(d.annotations!), 'layer 2/2'), () => {});
+  const bad = { ...d.annotations!, 'io.containers.zstd-chunked.manifest-checksum': sha(Buffer.from('other')) };
+  const err = await t.throwsAsync(walkTar(await openLayerTar(layer(bad), 'layer 2/2'), () => {}, 'layer 2/2'));
+  t.regex(err!.message, /^layer 2\/2: its zstd:chunked table of contents \(bytes \d+-\d+\) is sha256:[0-9a-f]{64}, but io\.containers\.zstd-chunked\.manifest-checksum says sha256:/);
 });
 
 test('zstd:chunked by skopeo 1.9 of a GNU-tar layer padded to its record size: the content no longer matches the diff_id (containers/storage#1771); verify says so, and `zstd -d` agrees', async (t) => {

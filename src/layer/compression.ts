@@ -16,6 +16,7 @@ import {
 } from '../oci/media-types.ts';
 import type { Descriptor, Layer } from '../oci/model.ts';
 import { ZstdCompress, ZstdDecompress } from './zstd.ts';
+import { tocCheck } from './zstd-chunked.ts';
 import { ZSTD_MAGIC } from './zstd-frames.ts';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
@@ -113,12 +114,21 @@ export async function decompressBlob(blob: Readable, label = 'layer'): Promise<R
 
 /**
  * A layer's uncompressed tar, verified: the blob against its descriptor (by
- * Layer.open) and the tar against the config's diff_id at EOF (a consumer
- * must read to the end for the check to run).
+ * Layer.open), a zstd:chunked table of contents against its annotations,
+ * and the tar against the config's diff_id at EOF (a consumer must read to
+ * the end for the checks to run).
  */
 export async function openLayerTar(layer: Pick<Layer, 'descriptor' | 'diffId' | 'open'>, label = `layer ${layer.descriptor.digest}`): Promise<Readable> {
   layerCompression(layer.descriptor.mediaType, label);
-  const tar = await decompressBlob(await layer.open(), label);
+  const toc = tocCheck(layer.descriptor, label);
+  let blob = await layer.open();
+  if (toc) {
+    const b = blob;
+    b.on('error', (e) => toc.destroy(e));
+    toc.on('close', () => { if (!b.destroyed) b.destroy(); });
+    blob = b.pipe(toc);
+  }
+  const tar = await decompressBlob(blob, label);
   const check = verifyingStream({ digest: layer.diffId }, `uncompressed ${label} (diff_id)`);
   tar.on('error', (e) => check.destroy(e));
   check.on('close', () => { if (!tar.destroyed) tar.destroy(); });
