@@ -10,7 +10,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
+import net from 'node:net';
 import { runCli } from '../src/cli/run.ts';
+import { RegistryClient } from '../src/registry/client.ts';
+import { parseRegistryReference } from '../src/oci/reference.ts';
+import type { XbuildError } from '../src/errors.ts';
 import { trustedCertificates } from '../src/registry/trust.ts';
 import { capture } from './helpers/capture.ts';
 import { startRegistry, type TestRegistry } from './helpers/registry.ts';
@@ -103,4 +107,26 @@ test.serial('the system CA bundle is trusted too (SSL_CERT_FILE names it, as for
   const { ca, files } = trustedCertificates({});
   t.true(ca.length >= rootCertificates.length);
   t.log(`system bundle: ${files.join(', ') || 'none found'}`);
+});
+
+test.serial('a loopback server that never answers a TLS ClientHello (it waits for an HTTP request line) is reached over HTTP within the connect timeout', async (t) => {
+  const server = net.createServer((sock) => {
+    let buf = '';
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      if (!buf.includes('\r\n\r\n')) return; // a TLS ClientHello never completes a request: silence
+      const path = buf.split(' ')[1];
+      sock.end(path === '/v2/' ? 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}' : 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n');
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.teardown(() => new Promise<void>((r) => server.close(() => r())));
+  const host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  const c = new RegistryClient({ env: {}, retry: { attempts: 1 }, connectTimeoutMs: 1000, idleTimeoutMs: 60_000 });
+  t.teardown(() => c.close());
+  const started = Date.now();
+  const err = await t.throwsAsync(c.getManifest(parseRegistryReference(`${host}/silent/tls:1`)));
+  t.is((err as XbuildError).code, 'NOT_FOUND', err!.message); // the manifest GET went over HTTP
+  t.true(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
 });

@@ -28,7 +28,7 @@ export interface TransportOptions {
   lookup?: LookupFunction;
   /** Socket idle time after which an exchange fails with ETIMEDOUT. */
   idleTimeoutMs?: number;
-  /** Time allowed for the TCP connection to be established (a black-holed host). Default 15 s. */
+  /** Time allowed for the TCP connection (and the TLS handshake) to be established (a black-holed host). Default 15 s. */
   connectTimeoutMs?: number;
   /** CA certificates (PEM) verified HTTPS trusts (trust.ts); read on the first HTTPS exchange. Default: Node's own. */
   ca?: () => string[];
@@ -63,7 +63,8 @@ export class Transport {
         const timer = setTimeout(() => {
           req.destroy(Object.assign(new Error(`connection not established within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}`), { code: 'ETIMEDOUT' }));
         }, ms);
-        sock.once('connect', () => clearTimeout(timer));
+        // HTTPS: the TLS handshake counts too (a plain-HTTP server may wait silently for a request line)
+        if (!isHttps) sock.once('connect', () => clearTimeout(timer));
         sock.once('secureConnect', () => clearTimeout(timer));
         sock.once('close', () => clearTimeout(timer));
       });
