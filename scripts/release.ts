@@ -184,11 +184,11 @@ await writeFile(join(plat, 'package.json'), `${JSON.stringify({
 
 // --- the CLI package ---
 step('bundling the CLI');
-await run(process.execPath, [join(ROOT, 'scripts/build.mjs')], { cwd: ROOT });
 const cli = join(stage, 'cli');
 await mkdir(join(cli, 'dist'), { recursive: true });
+await run(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--outfile', join(cli, 'dist/xbuild.mjs')], { cwd: ROOT });
+await rm(join(cli, 'dist/xbuild.mjs.map'), { force: true }); // the package carries the bundle, not its source map
 await cp(join(ROOT, 'bin'), join(cli, 'bin'), { recursive: true });
-await copyFile(join(ROOT, 'dist/xbuild.mjs'), join(cli, 'dist/xbuild.mjs'));
 await writeFile(join(cli, 'dist/THIRD-PARTY-LICENSES.txt'), await bundledLicences());
 await cp(join(ROOT, 'patches'), join(cli, 'patches'), { recursive: true });
 await mkdir(join(cli, 'shims'));
