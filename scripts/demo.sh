@@ -43,12 +43,12 @@ say "2/5 building a tiny $platform base image from Debian's busybox-static packa
 images=$(bash scripts/fixtures/busybox-images.sh | tail -n1)
 echo "base: oci:$images/$name:$name"
 
-say "3/5 xbuild wrap oci:$name -> oci:$work/wrapped:demo"
-xbuild wrap "oci:$images/$name:$name" --output "type=oci,dest=$work/wrapped" -t demo
+say "3/5 xbuild wrap oci:$name -> oci:$work/wrapped:wrapped"
+xbuild wrap "oci:$images/$name:$name" --output "type=oci,dest=$work/wrapped" -t xbuild-demo:wrapped
 
 say "4/5 buildah bud --isolation chroot -f base-images/busybox/Dockerfile (RUN lines under emulation)"
-buildah "${storage[@]}" pull -q "oci:$work/wrapped:demo" >/dev/null
-buildah "${storage[@]}" tag "$(buildah "${storage[@]}" images -q | head -n1)" localhost/xbuild-demo/base:wrapped
+id=$(buildah "${storage[@]}" pull -q "oci:$work/wrapped:wrapped" | tail -n1)
+buildah "${storage[@]}" tag "$id" localhost/xbuild-demo/base:wrapped
 buildah "${storage[@]}" bud --isolation chroot --network host --pull=never --platform "$platform" \
   --build-arg BASE=localhost/xbuild-demo/base:wrapped -f base-images/busybox/Dockerfile \
   -t localhost/xbuild-demo/app:built base-images 2>&1 | tee "$work/build.log"

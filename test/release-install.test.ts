@@ -6,7 +6,7 @@
 // compiles nothing. Last, a platform package of another version is refused.
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { chown, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, copyFile, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -36,6 +36,7 @@ test.before(async () => {
   for (const n of ['busybox-armv7', 'busybox-arm64']) await cp(join(images, n), join(work, 'u', 'in', n), { recursive: true });
   await run('chown', ['-R', `${user.uid}:${user.gid}`, join(work, 'home'), join(work, 'u')]);
   await chown(work, 0, 0);
+  await chmod(work, 0o755); // mkdtemp gives 0700: the user must reach u/ and path/
   env = { HOME: join(work, 'home'), PATH: await compilerFreePath(join(work, 'path')), LANG: 'C.UTF-8', npm_config_update_notifier: 'false' };
 });
 test.after.always(async () => {
@@ -96,7 +97,7 @@ test.serial('doctor: emulators and shim come from the platform package installed
 for (const [name, platform] of [['busybox-armv7', 'linux/arm/v7'], ['busybox-arm64', 'linux/arm64/v8']] as const) {
   test.serial(`${name}: wrap + verify, OCI layout in and out (${platform})`, async (t) => {
     const out = join(work, 'u', 'out', name);
-    const w = await xbuild(['wrap', `oci:${join(work, 'u', 'in', name)}:${name}`, '--output', `type=oci,dest=${out}`, '-t', 'wrapped', '--quiet']);
+    const w = await xbuild(['wrap', `oci:${join(work, 'u', 'in', name)}:${name}`, '--output', `type=oci,dest=${out}`, '-t', 'xbuild-test:wrapped', '--quiet']);
     t.is(w.code, 0, w.stderr);
     t.regex(w.stdout, /^oci:.*:wrapped@sha256:[0-9a-f]{64}\n$/);
     const v = await xbuild(['verify', `oci:${out}:wrapped`, '--json']);
