@@ -120,8 +120,11 @@ test.serial('registry: wrap armhf and arm64 from a real registry (docker-registr
 });
 
 test.serial('nothing was compiled or cached: HOME holds no shim and no emulator build', async (t) => {
-  const list = await asUser(['find', env.HOME!, '-path', '*xbuild*']);
-  t.is(list.stdout.trim(), '', 'no xbuild cache was written in the empty HOME');
+  const home = env.HOME!;
+  const list = await asUser(['find', home, '(', '-path', join(home, '.cache'), '-o', '-name', 'xbuild-shim', '-o', '-name', 'qemu-*', '-o', '-name', '*.o', ')']);
+  t.is(list.code, 0, list.stderr);
+  t.is(list.stdout.trim(), '', 'no cache, shim, emulator or object file was written in the empty HOME');
+  t.true((await readdir(home)).length > 0, 'npm did use this HOME (the check looked at the right place)');
 });
 
 test.serial('a platform package of another xbuild version is refused in one line naming what to install', async (t) => {
