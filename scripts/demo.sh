@@ -24,7 +24,10 @@ for t in buildah node apt-cache dpkg-deb jq; do
 done
 [ -f dist/xbuild.mjs ] || node scripts/build.mjs
 
+# lower case: buildah names an image pulled from oci:DIR after DIR, and image names are lower case
 work=$(mktemp -d "${TMPDIR:-/tmp}/xbuild-demo-XXXXXX")
+lower=$(printf '%s' "$work" | tr 'A-Z' 'a-z')
+if [ "$lower" != "$work" ]; then mkdir "$lower" && rmdir "$work" && work=$lower; fi
 storage=(--root "$work/storage" --runroot "$work/run" --storage-driver vfs)
 cleanup() {
   buildah "${storage[@]}" rm --all >/dev/null 2>&1 || true
