@@ -11,12 +11,14 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
-import { listCacheEntries, QEMU_ARCHES, emulatorFileName } from '../src/qemu/cache.ts';
+import { listCacheEntries } from '../src/qemu/cache.ts';
+import { QEMU_ARCHES } from '../src/oci/platform.ts';
+import { emulatorFileName, SHIM_VERSION } from '../src/contract/in-image.ts';
 import { checkEmulator } from '../src/qemu/elf-check.ts';
 import { readSeries } from '../src/qemu/series.ts';
 import { PINNED_QEMU } from '../src/qemu/pinned.ts';
 import { locateCachedShim } from '../src/install/lookup.ts';
-import { findShimSourceDir, SHIM_FILE_NAME, SHIM_SOURCE_NAME, SHIM_VERSION } from '../src/shims/build.ts';
+import { findShimSourceDir, SHIM_FILE_NAME, SHIM_SOURCE_NAME } from '../src/shims/build.ts';
 import { checkShimBinary } from '../src/shims/elf-check.ts';
 import {
   MANIFEST_SCHEMA, PLATFORM_BIN_DIR, PLATFORM_MANIFEST, PLATFORM_PACKAGE, sha256Of, type PlatformManifest,

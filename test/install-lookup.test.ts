@@ -12,7 +12,9 @@ import { locateEmulator, locateShim, type LookupOptions } from '../src/install/l
 import { findPlatformPackage, PLATFORM_PACKAGE, sha256Of, type PlatformManifest } from '../src/install/platform-package.ts';
 import { diagnose, readBinfmt } from '../src/install/doctor.ts';
 import { readSeries } from '../src/qemu/series.ts';
-import { ensureShim, SHIM_VERSION, xbuildCacheRoot } from '../src/shims/build.ts';
+import { ensureShim } from '../src/shims/build.ts';
+import { SHIM_VERSION } from '../src/contract/in-image.ts';
+import { cacheRoot } from '../src/cache-root.ts';
 import { XBUILD_VERSION } from '../src/version.ts';
 import { capture } from './helpers/capture.ts';
 import { findEmulator } from './helpers/emulators.ts';
@@ -24,7 +26,7 @@ let realShim: string;
 test.before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'xbuild-lookup-'));
   realArm = await findEmulator('arm');
-  realShim = await ensureShim({ cacheRoot: xbuildCacheRoot(process.env) });
+  realShim = await ensureShim({ cacheRoot: cacheRoot(process.env) });
 });
 test.after.always(() => rm(tmp, { recursive: true, force: true }));
 

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { buildEmulators, parseTargets } from '../qemu/build.ts';
 import { BuildStepError } from '../qemu/run-step.ts';
 import type { ProgressEvent } from '../progress.ts';
-import { ensureShim, SHIM_FILE_NAME, xbuildCacheRoot } from '../shims/build.ts';
+import { ensureShim, SHIM_FILE_NAME } from '../shims/build.ts';
+import { cacheRoot } from '../cache-root.ts';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CliContext } from './context.ts';
@@ -25,7 +26,7 @@ export function registerQemu(program: Command, ctx: CliContext): void {
           jobs: opts.jobs ? Number(opts.jobs) : undefined, onProgress: render.onProgress,
         });
         // The shim is built here too, so that wrap never compiles anything (src/install/lookup.ts).
-        const shim = await ensureShim({ cacheRoot: xbuildCacheRoot(ctx.env), onProgress: render.onProgress });
+        const shim = await ensureShim({ cacheRoot: cacheRoot(ctx.env), onProgress: render.onProgress });
         if (r.copiedTo) await copyFile(shim, join(r.copiedTo, SHIM_FILE_NAME));
         render.end();
         const files = Object.values(r.emulators).map((p) => p!.slice(p!.lastIndexOf('/') + 1)).join(', ');

@@ -3,10 +3,11 @@
 // emulated architectures (then a builder there can run ARM without xbuild).
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { QEMU_ARCHES, type Env, type QemuArch } from '../qemu/cache.ts';
+import type { Env } from '../cache-root.ts';
+import { SHIM_VERSION } from '../contract/in-image.ts';
+import { QEMU_ARCHES, type QemuArch } from '../oci/platform.ts';
 import { readEmulatorFacts } from '../qemu/elf-check.ts';
 import { readSeries } from '../qemu/series.ts';
-import { SHIM_VERSION } from '../shims/build.ts';
 import { shimNoteVersion, checkShimBinary } from '../shims/elf-check.ts';
 import { checkPackagedFile, PLATFORM_PACKAGE } from './platform-package.ts';
 import { loadPlatformPackage, locateEmulator, locateShim, type LookupOptions, type Origin } from './lookup.ts';

@@ -8,10 +8,13 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { XbuildError } from '../errors.ts';
-import { cacheRoot, emulatorFileName, listCacheEntries, qemuCacheDir, type Env, type QemuArch } from '../qemu/cache.ts';
+import { cacheRoot, type Env } from '../cache-root.ts';
+import { emulatorFileName, SHIM_VERSION } from '../contract/in-image.ts';
+import type { QemuArch } from '../oci/platform.ts';
+import { listCacheEntries, qemuCacheDir } from '../qemu/cache.ts';
 import { checkEmulator } from '../qemu/elf-check.ts';
 import { readSeries, type Series } from '../qemu/series.ts';
-import { findShimSourceDir, SHIM_FILE_NAME, SHIM_SOURCE_NAME, SHIM_VERSION } from '../shims/build.ts';
+import { findShimSourceDir, SHIM_FILE_NAME, SHIM_SOURCE_NAME } from '../shims/build.ts';
 import { checkShimBinary } from '../shims/elf-check.ts';
 import {
   checkPackagedFile, findPlatformPackage, packagedBinary, PLATFORM_PACKAGE, readPlatformManifest, sha256Of, type PlatformManifest,
