@@ -31,6 +31,8 @@ export interface WrapRequest {
   sourceDateEpoch?: number;
   hostArch?: string;
   xbuildVersion: string;
+  /** Leave the wrapped image in cross-build mode (wrap --start). */
+  start?: boolean;
 }
 
 export interface WrapDeps {
@@ -87,7 +89,7 @@ async function wrapWith(req: WrapRequest, deps: WrapDeps, baseRef: ImageReferenc
   const baseDigest = await base.digest();
   const result = await wrapImage(base, {
     baseName, layerSource: deps.layerSource, platforms: req.platforms, hostArch: req.hostArch,
-    sourceDateEpoch: req.sourceDateEpoch, xbuildVersion: req.xbuildVersion, onProgress,
+    sourceDateEpoch: req.sourceDateEpoch, xbuildVersion: req.xbuildVersion, onProgress, ...(req.start ? { start: true } : {}),
   });
   let single = result.image;
   if (outs.type === 'docker' && single.kind === 'index') {

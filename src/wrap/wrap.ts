@@ -16,9 +16,15 @@ import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import type { QemuArch } from '../qemu/cache.ts';
 import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../shims/contract.ts';
+import { startState } from './start-state.ts';
 
 export const LABEL_XBUILD_VERSION = 'io.xbuild.version';
 export const LABEL_QEMU_VERSION = 'io.xbuild.qemu.version';
+/** The base wrap started from (builders drop manifest annotations; `unwrap` points them back at it). */
+export const LABEL_BASE_NAME = 'io.xbuild.base.name';
+export const LABEL_BASE_DIGEST = 'io.xbuild.base.digest';
+/** Every label xbuild sets starts with this (unwrap removes them all). */
+export const LABEL_PREFIX = 'io.xbuild.';
 
 /** What goes into the added layer for one emulated architecture. */
 export interface XbuildLayerSpec {
@@ -41,6 +47,8 @@ export interface WrapOptions {
   /** SOURCE_DATE_EPOCH in seconds (mtime of the added files, history `created`); default 0. */
   sourceDateEpoch?: number;
   xbuildVersion: string;
+  /** Leave the image in cross-build mode (the state cross-build-start leaves, computed from the base). */
+  start?: boolean;
   onProgress?: OnProgress;
 }
 
@@ -168,13 +176,20 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx)
   const baseManifest = await base.manifest();
   const mediaType = await base.mediaType();
   const layerMediaType = gzipLayerMediaTypeFor(mediaType);
-  const key = `${emu.qemuArch} ${layerMediaType}`;
+  const baseDigest = await base.digest();
+  const key = `${emu.qemuArch} ${layerMediaType}${ctx.opts.start ? ` ${baseDigest}` : ''}`;
   let built = ctx.layers.get(key);
   if (!built) {
     built = (async () => {
       ctx.onProgress({ kind: 'step', message: `building the xbuild layer for ${formatPlatform(platform)} (qemu-${emu.qemuArch}-static)` });
       const spec = await ctx.opts.layerSource(emu.qemuArch, platform);
-      const layer = await buildLayer(spec.entries, { sourceDateEpoch: ctx.opts.sourceDateEpoch, mediaType: layerMediaType });
+      let entries = spec.entries;
+      if (ctx.opts.start) {
+        const st = await startState(await base.layers(), emu.qemuArch, entries, ctx.opts.sourceDateEpoch ?? 0, base.name);
+        ctx.onProgress({ kind: 'step', message: `cross-build mode on from the start: ${st.swapped.join(', ')} swapped` });
+        entries = st.entries;
+      }
+      const layer = await buildLayer(entries, { sourceDateEpoch: ctx.opts.sourceDateEpoch, mediaType: layerMediaType });
       return { layer, spec };
     })();
     ctx.layers.set(key, built);
@@ -186,12 +201,14 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx)
   const created = new Date((ctx.opts.sourceDateEpoch ?? 0) * 1000).toISOString().replace('.000Z', 'Z');
   const newCfg: ImageConfig = {
     ...rawCfg,
-    config: { ...(rawCfg.config ?? {}), Labels: { ...labels, [LABEL_XBUILD_VERSION]: ctx.opts.xbuildVersion, [LABEL_QEMU_VERSION]: spec.qemuVersion } },
+    config: {
+      ...(rawCfg.config ?? {}),
+      Labels: { ...labels, [LABEL_XBUILD_VERSION]: ctx.opts.xbuildVersion, [LABEL_QEMU_VERSION]: spec.qemuVersion, [LABEL_BASE_NAME]: baseName, [LABEL_BASE_DIGEST]: baseDigest },
+    },
     rootfs: { type: 'layers', diff_ids: [...rawCfg.rootfs.diff_ids, layer.diffId] },
-    history: [...(rawCfg.history ?? []), { created, created_by: historyCreatedBy(emu.qemuArch, spec.entries), comment: `xbuild ${ctx.opts.xbuildVersion}` }],
+    history: [...(rawCfg.history ?? []), { created, created_by: `${historyCreatedBy(emu.qemuArch, spec.entries)}${ctx.opts.start ? ' --start' : ''}`, comment: `xbuild ${ctx.opts.xbuildVersion}` }],
   };
   const rawConfig = Buffer.from(JSON.stringify(newCfg));
-  const baseDigest = await base.digest();
   const manifest: ImageManifest = {
     ...(JSON.parse((await base.rawManifest()).toString('utf8')) as ImageManifest),
     config: { ...baseManifest.config, digest: sha256Digest(rawConfig), size: rawConfig.length },
