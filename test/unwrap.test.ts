@@ -8,6 +8,7 @@ import type { Image } from '../src/oci/model.ts';
 import type { LayerEntry } from '../src/layer/entry.ts';
 import { wrapImage, type LayerSource } from '../src/wrap/wrap.ts';
 import { unwrapImage } from '../src/unwrap/unwrap.ts';
+import { verify } from '../src/verify/verify.ts';
 import { isXbuildOwned } from '../src/shims/owned.ts';
 import { DPKG_HOOK_TEXT } from '../src/wrap/start-state.ts';
 import { memImage, memIndex, tarOf, type TarSpec } from './helpers/mem-image.ts';
@@ -186,4 +187,23 @@ test('unwrap refuses a never-wrapped image with one line; an index is unwrapped 
   t.deepEqual(r.entries.map((e) => e.action), ['unwrapped', 'kept']);
   t.is(r.image.kind, 'index');
   await t.throwsAsync(unwrapImage(await memIndex('plain', [base, amd])), { message: /never wrapped/ });
+});
+
+test('verify --final passes the unwrapped image and fails the built one; a layer hiding the emulator still fails', async (t) => {
+  const built = await buildOn(await wrapped(false), [
+    { createdBy: 'RUN ["cross-build-start"]', tar: await startLayer() },
+    { createdBy: 'RUN build', tar: await appLayer() },
+  ]);
+  const out = (await unwrapImage(built)).image as Image;
+  const good = await verify(out, { final: true });
+  t.true(good.passed, JSON.stringify(good.platforms[0]!.findings.filter((f) => f.severity === 'error')));
+  const bad = await verify(built, { final: true });
+  t.false(bad.passed);
+  const ids = new Set(bad.platforms[0]!.findings.filter((f) => f.severity === 'error').map((f) => f.id));
+  for (const id of ['final-xbuild-path', 'final-xbuild-label', 'cross-build-active', 'cross-build-original-left', 'cross-build-dpkg-hook-left']) t.true(ids.has(id as never), id);
+  t.false(ids.has('emulator-missing' as never));
+  // the user deleted the emulator in a later layer: its bytes are still in the xbuild layer
+  const hiding = await buildOn(await wrapped(false), [{ createdBy: 'RUN rm', tar: await tar([{ name: 'usr/bin/.wh.qemu-arm-static' }]) }]);
+  const r = await verify(hiding, { final: true });
+  t.true(r.platforms[0]!.findings.some((f) => f.id === 'final-xbuild-layer-path' && f.path === 'usr/bin/qemu-arm-static'));
 });

@@ -14,6 +14,7 @@ export interface VerifyCliOptions {
   shims: string[];
   insecureRegistries: string[];
   quiet: boolean;
+  final: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -27,10 +28,11 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .option('--shim <file>', 'also require the image\'s shims to be byte-identical to this local shim build (repeatable)', collect, [])
     .option('--insecure-registry <host[:port]>', 'registry that may be spoken to over plain HTTP (repeatable)', collect, [])
     .option('-q, --quiet', 'no progress lines')
-    .action(async (image: string, flags: { platform?: string; json?: boolean; shim: string[]; insecureRegistry: string[]; quiet?: boolean }) => {
+    .option('--final', 'check an image meant to ship instead: no xbuild file, layer, label or cross-build state left (after `xbuild unwrap`)')
+    .action(async (image: string, flags: { platform?: string; json?: boolean; shim: string[]; insecureRegistry: string[]; quiet?: boolean; final?: boolean }) => {
       const code = await runVerify({
         image, platform: flags.platform, json: Boolean(flags.json), shims: flags.shim,
-        insecureRegistries: flags.insecureRegistry, quiet: Boolean(flags.quiet),
+        insecureRegistries: flags.insecureRegistry, quiet: Boolean(flags.quiet), final: Boolean(flags.final),
       }, ctx);
       if (code !== 0) throw new ExitCode(code);
     });
@@ -47,7 +49,7 @@ async function runVerify(opts: VerifyCliOptions, ctx: CliContext): Promise<numbe
     }
   }
   const target = await openImage(opts.image, { env: ctx.env, insecureRegistries: opts.insecureRegistries, onProgress });
-  const report = await verify(target, { platform: opts.platform, shimDigests, onProgress });
+  const report = await verify(target, { platform: opts.platform, shimDigests, onProgress, ...(opts.final ? { final: true } : {}) });
   ctx.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
   return report.passed ? 0 : EXIT_FINDINGS;
 }

@@ -17,6 +17,8 @@ export interface RuleOptions {
   shimDigests?: string[];
   /** How many ELF files of bin/ and usr/bin/ to compare with the config (besides /bin/sh). */
   sampleSize?: number;
+  /** `verify --final`: the image is meant to ship, so no emulator or shims are expected (final.ts forbids them). */
+  final?: boolean;
 }
 
 export interface Checked {
@@ -46,7 +48,9 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   const qarch = qemuArchFor(config.architecture, config.variant);
 
   // 1. emulator
-  if (!qarch) {
+  if (opts.final) {
+    // a shipped image carries no emulator: final.ts checks that nothing of xbuild is left
+  } else if (!qarch) {
     out.push(finding('platform-not-emulated', undefined, `the image platform ${platform} is not one xbuild emulates (arm, arm64)`,
       'verify an ARM image, or pick one entry of an index with --platform linux/arm/v7'));
   } else {
@@ -63,7 +67,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   }
 
   // 2. shims (only where xbuild applies: a non-emulated platform already failed above)
-  for (const path of qarch ? [CROSS_BUILD_START, CROSS_BUILD_END] : []) {
+  for (const path of qarch && !opts.final ? [CROSS_BUILD_START, CROSS_BUILD_END] : []) {
     checked.shims.push(path);
     checkHostBinary(view, path, 'shim', NT_XBUILD_SHIM, out);
     const note = xbuildNoteText(view, path, NT_XBUILD_SHIM);
@@ -74,7 +78,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
       out.push(finding('shim-differs-from-build', path, `${path} (${digest.slice(0, 19)}) is not byte-identical to the local xbuild shim build`, fix.shim));
     }
   }
-  if (qarch && (!opts.shimDigests || opts.shimDigests.length === 0)) {
+  if (qarch && !opts.final && (!opts.shimDigests || opts.shimDigests.length === 0)) {
     out.push(finding('shim-not-compared', undefined, 'shims were checked by their ELF note, not compared byte for byte with a local shim build',
       'pass --shim FILE (the built xbuild shim) to also require byte-identical shims'));
   }
