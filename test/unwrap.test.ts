@@ -9,7 +9,7 @@ import type { LayerEntry } from '../src/layer/entry.ts';
 import { wrapImage, type LayerSource } from '../src/wrap/wrap.ts';
 import { unwrapImage } from '../src/unwrap/unwrap.ts';
 import { verify } from '../src/verify/verify.ts';
-import { isXbuildOwned } from '../src/shims/owned.ts';
+import { isXbuildOwned } from '../src/contract/owned.ts';
 import { DPKG_HOOK_TEXT } from '../src/wrap/start-state.ts';
 import { memImage, memIndex, tarOf, type TarSpec } from './helpers/mem-image.ts';
 import { buildOn, withHistory } from './helpers/built-image.ts';

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { parsePlatformList } from '../oci/platform.ts';
-import { parseOutputSpec } from '../wrap/output.ts';
+import { parseOutputSpec } from '../open/output.ts';
 import { runUnwrap, type UnwrapRequest } from '../unwrap/run-unwrap.ts';
 import { createProgressRenderer } from './render-progress.ts';
 import type { CliContext } from './context.ts';

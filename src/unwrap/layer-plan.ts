@@ -17,8 +17,8 @@ import type { Readable } from 'node:stream';
 import { extract as tarExtract, type Header as Headers } from 'tar-stream';
 import { decompress, normaliseEntryPath } from '../layer/walk.ts';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from '../layer/fs-view.ts';
-import { ORIGINAL_SUFFIX } from '../shims/contract.ts';
-import { isXbuildOwned } from '../shims/owned.ts';
+import { ORIGINAL_SUFFIX } from '../contract/in-image.ts';
+import { isXbuildOwned } from '../contract/owned.ts';
 import { XbuildError } from '../errors.ts';
 
 /** Files up to this size are hashed during the scan (the shim is about 10 KiB). */

@@ -14,7 +14,7 @@ import { pack as tarPack, type Header } from 'tar-stream';
 type Headers = Header & { pax?: Record<string, string> };
 import type { Descriptor, Layer } from '../oci/model.ts';
 import { GZIP_LEVEL } from '../layer/build.ts';
-import { verifying } from '../layout/blob.ts';
+import { verifying } from '../oci/digest.ts';
 import { XbuildError } from '../errors.ts';
 import { tarEntries, type LayerPlan } from './layer-plan.ts';
 

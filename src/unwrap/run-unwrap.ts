@@ -2,12 +2,11 @@
 // it, write or push the result to every destination (the same names,
 // destinations, auth and progress as wrap).
 import type { Platform } from '../oci/model.ts';
-import { openReference } from '../oci/open.ts';
+import { openReference } from '../open/open.ts';
 import { formatReference, parseImageName } from '../oci/reference.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
-import { resolveOutputs, type OutputSpec } from '../wrap/output.ts';
-import { deliverImage, type DeliveredOutput } from '../wrap/deliver.ts';
-import { wordedProgress } from '../wrap/run-wrap.ts';
+import { resolveOutputs, type OutputSpec } from '../open/output.ts';
+import { deliverImage, wordedProgress, type DeliveredOutput } from '../open/deliver.ts';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.ts';
 import { unwrapImage, type UnwrappedEntry } from './unwrap.ts';
 import { selectPlatforms } from './select.ts';

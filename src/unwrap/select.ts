@@ -2,7 +2,7 @@
 // does); a single image must be one of them.
 import type { Descriptor, ImageIndex, ImageOrIndex, Index, Platform } from '../oci/model.ts';
 import { formatPlatform, matchPlatform, normalizePlatform } from '../oci/platform.ts';
-import { sha256Digest } from '../layout/blob.ts';
+import { sha256Digest } from '../oci/digest.ts';
 import { XbuildError } from '../errors.ts';
 
 export async function selectPlatforms(input: ImageOrIndex, want: Platform[]): Promise<ImageOrIndex> {

@@ -7,11 +7,11 @@
 import type { Descriptor, Image, ImageConfig, ImageIndex, ImageManifest, ImageOrIndex, Index, Layer } from '../oci/model.ts';
 import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, ANNOTATION_DOCKER_REFERENCE_TYPE, gzipLayerMediaTypeFor } from '../oci/media-types.ts';
 import { validateImageOrIndex } from '../oci/manifest.ts';
-import { sha256Digest } from '../layout/blob.ts';
+import { sha256Digest } from '../oci/digest.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
-import { CROSS_BUILD_END, CROSS_BUILD_START } from '../shims/contract.ts';
-import { LABEL_BASE_DIGEST, LABEL_BASE_NAME, LABEL_PREFIX, LABEL_XBUILD_VERSION } from '../wrap/wrap.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START } from '../contract/in-image.ts';
+import { LABEL_BASE_DIGEST, LABEL_BASE_NAME, LABEL_XBUILD_VERSION, XBUILD_LABEL_PREFIX } from '../contract/owned.ts';
 import { planLayer, scanLayer, type LayerPlan, type ScannedEntry } from './layer-plan.ts';
 import { rewriteLayer } from './rewrite-layer.ts';
 
@@ -82,7 +82,7 @@ export async function unwrapSingle(img: Image, onProgress: OnProgress = noProgre
     restored.push(...plan.restored);
   }
   const baseName = labels[LABEL_BASE_NAME]; const baseDigest = labels[LABEL_BASE_DIGEST];
-  for (const k of Object.keys(labels)) if (k.startsWith(LABEL_PREFIX)) delete labels[k];
+  for (const k of Object.keys(labels)) if (k.startsWith(XBUILD_LABEL_PREFIX)) delete labels[k];
   const cfgBody = { ...(raw.config ?? {}) } as NonNullable<ImageConfig['config']>;
   if (Object.keys(labels).length) cfgBody.Labels = labels; else delete cfgBody.Labels;
   const newCfg: ImageConfig = {

@@ -5,12 +5,12 @@
 import { ElfCapture, type CaptureLimits, DEFAULT_CAPTURE_LIMITS } from '../elf/bytes.ts';
 import { tryInspectElf, type ElfInfo } from '../elf/inspect.ts';
 import { FsView, WHITEOUT_PREFIX } from '../layer/fs-view.ts';
-import { isXbuildOwned } from '../shims/owned.ts';
+import { isXbuildOwned } from '../contract/owned.ts';
 import { walkLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
 import type { Layer } from '../oci/model.ts';
 import type { OnProgress } from '../progress.ts';
-import { ORIGINAL_SUFFIX, STATE_FILE } from '../shims/contract.ts';
-import { DPKG_HOOK } from '../shims/build.ts';
+import { ORIGINAL_SUFFIX, STATE_FILE } from '../contract/in-image.ts';
+import { DPKG_HOOK } from '../contract/in-image.ts';
 import { wrapError } from '../errors.ts';
 import { finding, type Finding } from './findings.ts';
 

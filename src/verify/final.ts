@@ -3,13 +3,11 @@
 // label. (Cross-build state and the platform checks are in rules.ts.)
 import { findNote } from '../elf/inspect.ts';
 import type { ImageConfig } from '../oci/model.ts';
-import { NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, STATE_FILE, XBUILD_NOTE_NAME } from '../shims/contract.ts';
-import { DPKG_HOOK } from '../shims/build.ts';
-import { isXbuildOwned } from '../shims/owned.ts';
+import { DPKG_HOOK, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, STATE_FILE, XBUILD_NOTE_NAME } from '../contract/in-image.ts';
+import { XBUILD_LABEL_PREFIX, isXbuildOwned } from '../contract/owned.ts';
 import type { Collected } from './collect.ts';
 import { finding, type Finding } from './findings.ts';
 
-const LABEL_PREFIX = 'io.xbuild.';
 const fix = 'run `xbuild unwrap IMAGE -t NEW` and ship NEW: it removes every xbuild file and layer';
 
 export function checkFinal(c: Collected, config: ImageConfig): Finding[] {
@@ -34,7 +32,7 @@ export function checkFinal(c: Collected, config: ImageConfig): Finding[] {
   for (const o of hidden) {
     out.push(finding('final-xbuild-layer-path', o.path, `layer ${o.layer + 1} holds /${o.path}, hidden by a later layer but still shipped`, fix));
   }
-  const labels = Object.keys(config.config?.Labels ?? {}).filter((k) => k.startsWith(LABEL_PREFIX)).sort();
+  const labels = Object.keys(config.config?.Labels ?? {}).filter((k) => k.startsWith(XBUILD_LABEL_PREFIX)).sort();
   if (labels.length) out.push(finding('final-xbuild-label', undefined, `the config still has xbuild's labels ${labels.join(', ')}`, fix));
   return out;
 }

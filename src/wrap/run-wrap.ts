@@ -2,13 +2,13 @@
 // or push the result to every destination. Dependencies (how layers are made,
 // how images are pushed) are injected so tests can run every path.
 import type { Platform } from '../oci/model.ts';
-import { openReference, type OpenOptions } from '../oci/open.ts';
+import { openReference, type OpenOptions } from '../open/open.ts';
 import { formatReference, parseImageName, type ImageReference } from '../oci/reference.ts';
 
 import { noProgress, type OnProgress } from '../progress.ts';
 import { wrapImage, type LayerSource, type WrappedEntry } from './wrap.ts';
-import { resolveOutputs, type OutputSpec, type ResolvedOutputs } from './output.ts';
-import { deliverImage, type DeliveredOutput } from './deliver.ts';
+import { resolveOutputs, type OutputSpec, type ResolvedOutputs } from '../open/output.ts';
+import { deliverImage, wordedProgress, type DeliveredOutput } from '../open/deliver.ts';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.ts';
 
 export interface WrapRequest {
@@ -30,20 +30,6 @@ export interface WrapDeps {
   layerSource: LayerSource;
   /** Registry client options (tests: retry timings, DNS); env/insecure/progress come from the request. */
   registry?: Partial<Omit<RegistryClientOptions, 'env' | 'insecureRegistries' | 'onProgress'>>;
-}
-
-/** docker-pull-like wording for the library's progress events. */
-export function wordedProgress(onProgress: OnProgress, verb: string, mountedFrom: Map<string, string>): OnProgress {
-  const notes: Record<string, (id: string) => string> = {
-    exists: () => 'Layer already exists',
-    mounted: (id) => `Mounted from ${mountedFrom.get(id) ?? 'the base repository'}`,
-    uploaded: () => 'Pushed',
-  };
-  return (ev) => {
-    if (ev.kind === 'bytes') onProgress({ ...ev, id: `${verb}:${ev.id}`, label: `${ev.label}: ${verb}` });
-    else if (ev.kind === 'done' && ev.note && notes[ev.note]) onProgress({ ...ev, id: `Pushing:${ev.id}`, note: notes[ev.note]!(ev.id) });
-    else onProgress(ev);
-  };
 }
 
 export interface WrapReport {

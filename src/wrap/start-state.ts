@@ -14,9 +14,8 @@ import { FsView } from '../layer/fs-view.ts';
 import { walkLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
 import type { LayerEntry } from '../layer/entry.ts';
 import type { Layer } from '../oci/model.ts';
-import type { QemuArch } from '../qemu/cache.ts';
-import { CROSS_BUILD_START, ORIGINAL_SUFFIX, STATE_FILE } from '../shims/contract.ts';
-import { DPKG_HOOK } from '../shims/build.ts';
+import type { QemuArch } from '../oci/platform.ts';
+import { CROSS_BUILD_START, DPKG_HOOK, ORIGINAL_SUFFIX, STATE_FILE } from '../contract/in-image.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 
 /** The shells cross-build-start considers besides /bin/sh and /etc/shells (xbuild-shim.c `usual`). */

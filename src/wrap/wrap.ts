@@ -11,20 +11,16 @@ import { buildLayer } from '../layer/build.ts';
 import { emulationFor, formatPlatform, matchPlatform, normalizePlatform } from '../oci/platform.ts';
 import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, gzipLayerMediaTypeFor, isIndexMediaType } from '../oci/media-types.ts';
 import { isAttestationOrUnknown, validateImageOrIndex } from '../oci/manifest.ts';
-import { sha256Digest } from '../layout/blob.ts';
+import { sha256Digest } from '../oci/digest.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
-import type { QemuArch } from '../qemu/cache.ts';
-import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../shims/contract.ts';
+import type { QemuArch } from '../oci/platform.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../contract/in-image.ts';
 import { startState } from './start-state.ts';
+import { LABEL_BASE_DIGEST, LABEL_BASE_NAME, LABEL_QEMU_VERSION, LABEL_XBUILD_VERSION } from '../contract/owned.ts';
 
-export const LABEL_XBUILD_VERSION = 'io.xbuild.version';
-export const LABEL_QEMU_VERSION = 'io.xbuild.qemu.version';
-/** The base wrap started from (builders drop manifest annotations; `unwrap` points them back at it). */
-export const LABEL_BASE_NAME = 'io.xbuild.base.name';
-export const LABEL_BASE_DIGEST = 'io.xbuild.base.digest';
-/** Every label xbuild sets starts with this (unwrap removes them all). */
-export const LABEL_PREFIX = 'io.xbuild.';
+export { LABEL_BASE_DIGEST, LABEL_BASE_NAME, LABEL_QEMU_VERSION, LABEL_XBUILD_VERSION };
+
 
 /** What goes into the added layer for one emulated architecture. */
 export interface XbuildLayerSpec {

@@ -9,7 +9,21 @@ import { writeOciLayout } from '../layout/oci-layout.ts';
 import { writeDockerArchive } from '../layout/docker-archive.ts';
 import type { RegistryClient } from '../registry/client.ts';
 import { ociRefName, repoTag, type ResolvedOutputs } from './output.ts';
-import { pushImage, type PushSummary } from './push.ts';
+import { pushImage, type PushSummary } from '../registry/push.ts';
+
+/** docker-pull-like wording for the library's progress events. */
+export function wordedProgress(onProgress: OnProgress, verb: string, mountedFrom: Map<string, string>): OnProgress {
+  const notes: Record<string, (id: string) => string> = {
+    exists: () => 'Layer already exists',
+    mounted: (id) => `Mounted from ${mountedFrom.get(id) ?? 'the base repository'}`,
+    uploaded: () => 'Pushed',
+  };
+  return (ev) => {
+    if (ev.kind === 'bytes') onProgress({ ...ev, id: `${verb}:${ev.id}`, label: `${ev.label}: ${verb}` });
+    else if (ev.kind === 'done' && ev.note && notes[ev.note]) onProgress({ ...ev, id: `Pushing:${ev.id}`, note: notes[ev.note]!(ev.id) });
+    else onProgress(ev);
+  };
+}
 
 export interface DeliveredOutput { reference: string; digest: string; blobs?: PushSummary['blobs'] }
 
