@@ -144,6 +144,16 @@ for (const m of MATRIX) {
   });
 }
 
+test.serial('a wrapped image runs locally without binfmt_misc: docker run --entrypoint /usr/bin/qemu-arm-static IMAGE -execve CMD', async (t) => {
+  const pull = await e!.dockerd.docker(['pull', bases.wrapped]);
+  t.is(pull.code, 0, pull.stderr);
+  const r = await e!.dockerd.docker(['run', '--rm', '--platform', PLATFORM, '--entrypoint', '/usr/bin/qemu-arm-static', bases.wrapped,
+    '-execve', '/bin/sh', '-c', 'echo "XB machine=$(uname -m)"; echo abc | rev | sed "s/^/XB piped=/"']);
+  t.is(r.code, 0, r.stderr);
+  t.regex(r.stdout, /XB machine=armv[78]l/);
+  t.regex(r.stdout, /XB piped=cba/);
+});
+
 test.serial('bad input: a never-wrapped image and a missing one exit 2 with one xbuild: line', async (t) => {
   for (const ref of [bases.plain, `${e!.registry.host}/out/none:missing`]) {
     const r = await e!.xbuild(['unwrap', ref, '-t', `${e!.registry.host}/out/never:1`]);
