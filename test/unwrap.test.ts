@@ -207,3 +207,13 @@ test('verify --final passes the unwrapped image and fails the built one; a layer
   const r = await verify(hiding, { final: true });
   t.true(r.platforms[0]!.findings.some((f) => f.id === 'final-xbuild-layer-path' && f.path === 'usr/bin/qemu-arm-static'));
 });
+
+test('unwrap of a wrapped base that nothing was built on gives back the base layers and diff_ids', async (t) => {
+  const base = await debianBase();
+  for (const start of [false, true]) {
+    const img = (await unwrapImage(await wrapped(start))).image as Image;
+    t.deepEqual((await img.manifest()).layers, (await base.manifest()).layers);
+    t.deepEqual((await img.config()).rootfs, (await base.config()).rootfs);
+    t.deepEqual((await img.config()).history, (await base.config()).history);
+  }
+});
