@@ -217,3 +217,29 @@ test('unwrap of a wrapped base that nothing was built on gives back the base lay
     t.deepEqual((await img.config()).history, (await base.config()).history);
   }
 });
+
+test('busybox layout (/bin/sh -> /bin/busybox, no /usr/lib): the swapped busybox comes back, directories only xbuild made go', async (t) => {
+  const BUSYBOX = armElf('busybox');
+  const base = await withHistory(memImage('busybox-like', { architecture: 'arm', variant: 'v7' }, [{ tar: await tar([
+    { name: 'bin/', type: 'directory' }, { name: 'bin/busybox', content: BUSYBOX, mode: 0o755 },
+    { name: 'bin/sh', type: 'symlink', linkname: '/bin/busybox' }, { name: 'bin/ls', type: 'symlink', linkname: '/bin/busybox' },
+    { name: 'usr/', type: 'directory' }, { name: 'usr/bin/', type: 'directory' },
+  ]) }]));
+  const wrapped = (await wrapImage(base, { baseName: 'b', layerSource, xbuildVersion: '1' })).image as Image;
+  const start = await tar([
+    { name: 'bin/', type: 'directory' }, { name: 'bin/busybox', content: SHIM, mode: 0o755 }, { name: 'bin/busybox.xbuild-orig', content: BUSYBOX, mode: 0o755 },
+    { name: 'usr/', type: 'directory' }, { name: 'usr/lib/', type: 'directory' }, { name: 'usr/lib/xbuild/', type: 'directory' },
+    { name: 'usr/lib/xbuild/cross-build-active', content: '/bin/busybox\n' },
+  ]);
+  const app = await tar([{ name: 'usr/', type: 'directory' }, { name: 'usr/lib/', type: 'directory' }, { name: 'usr/lib/app.so', content: 'so' }]);
+  const onlyStart = (await unwrapImage(await buildOn(wrapped, [{ createdBy: 'RUN ["cross-build-start"]', tar: start }]))).image as Image;
+  let fs = await mergedFsOf(onlyStart);
+  t.is(fs.get('bin/busybox')?.digest, sha(BUSYBOX));
+  t.false(fs.has('usr/lib'), 'usr/lib existed only for xbuild');
+  t.deepEqual([...fs.keys()].sort(), [...(await mergedFsOf(base)).keys()].sort());
+  const withApp = (await unwrapImage(await buildOn(wrapped, [{ createdBy: 'RUN ["cross-build-start"]', tar: start }, { createdBy: 'RUN app', tar: app }]))).image as Image;
+  fs = await mergedFsOf(withApp);
+  t.is(fs.get('usr/lib')?.type, 'dir');
+  t.is(fs.get('usr/lib/app.so')?.digest, sha('so'));
+  await assertClean(t, withApp);
+});

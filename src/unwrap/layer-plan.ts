@@ -61,12 +61,12 @@ export async function* tarEntries(blob: Readable, label: string): AsyncGenerator
   if (failure) throw new XbuildError('INVALID_IMAGE', `${label}: not a readable tar layer (${failure instanceof Error ? failure.message : String(failure)})`, { cause: failure });
 }
 
-export async function scanLayer(blob: Readable, label: string): Promise<ScannedEntry[]> {
+export async function scanLayer(blob: Readable, label: string, opts: { hash?: boolean } = {}): Promise<ScannedEntry[]> {
   const out: ScannedEntry[] = [];
   for await (const { header: h, stream } of tarEntries(blob, label)) {
     const e: ScannedEntry = { path: normaliseEntryPath(h.name).path, type: h.type, size: h.size ?? 0 };
     if (h.type === 'link' && h.linkname) e.linkname = normaliseEntryPath(h.linkname).path;
-    const hash = h.type === 'file' && e.size <= HASHED_MAX ? createHash('sha256') : undefined;
+    const hash = opts.hash !== false && h.type === 'file' && e.size <= HASHED_MAX ? createHash('sha256') : undefined;
     for await (const c of stream) hash?.update(c);
     if (hash) e.digest = `sha256:${hash.digest('hex')}`;
     out.push(e);
@@ -84,8 +84,12 @@ function whiteoutOf(path: string): { target: string; opaque: boolean } | undefin
   return { target: dir ? `${dir}/${name}` : name, opaque: false };
 }
 
-/** The plan for one layer, given the sha256 digests of the shim's bytes. */
-export function planLayer(entries: ScannedEntry[], shimDigests: Set<string>): LayerPlan {
+/**
+ * The plan for one layer, given the sha256 digests of the shim's bytes and
+ * the directories only the xbuild layer made (absent from the base): their
+ * entries go too unless the layer keeps something below them.
+ */
+export function planLayer(entries: ScannedEntry[], shimDigests: Set<string>, xbuildOnlyDirs: Set<string> = new Set()): LayerPlan {
   const actions: Action[] = entries.map(() => ({ kind: 'keep' }));
   const byPath = new Map<string, number>();
   entries.forEach((e, i) => byPath.set(e.path, i));
@@ -130,6 +134,12 @@ export function planLayer(entries: ScannedEntry[], shimDigests: Set<string>): La
     actions[t] = { kind: 'emit', path, type: 'file' };
     actions[i] = { kind: 'drop' };
     newName.set(e.linkname, path);
+  }
+  // Directories that exist only because of the xbuild layer, with nothing kept below them here.
+  for (const [i, e] of entries.entries()) {
+    if (e.type !== 'directory' || !xbuildOnlyDirs.has(e.path) || actions[i]!.kind === 'drop') continue;
+    const below = `${e.path}/`;
+    if (!entries.some((x, j) => actions[j]!.kind !== 'drop' && x.path.startsWith(below))) actions[i] = { kind: 'drop' };
   }
   const dropped = actions.filter((a) => a.kind === 'drop').length;
   return { actions, changed: actions.some((a) => a.kind !== 'keep'), dropped, restored };

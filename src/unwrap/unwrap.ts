@@ -50,6 +50,18 @@ export function xbuildLayerIndex(cfg: ImageConfig, layerCount: number): { layer:
   return undefined;
 }
 
+/** Directories of the xbuild layer that no base layer has (usr/lib/xbuild, and usr/lib in a busybox image). */
+async function dirsOnlyInXbuildLayer(layers: Layer[], xbuild: number, xbuildScan: ScannedEntry[], name: string, onProgress: OnProgress): Promise<Set<string>> {
+  const dirs = new Set(xbuildScan.filter((e) => e.type === 'directory').map((e) => e.path));
+  for (let i = 0; i < xbuild && dirs.size > 0; i++) {
+    const label = `base layer ${i + 1}/${layers.length} ${layers[i]!.descriptor.digest.slice(0, 19)}`;
+    onProgress({ kind: 'step', message: `reading the names of ${label}` });
+    const scan = await scanLayer(await layers[i]!.open(), label, { hash: false }).catch((e) => { throw wrapError(`reading ${label} of ${name}`, e); });
+    for (const e of scan) dirs.delete(e.path);
+  }
+  return dirs;
+}
+
 export async function unwrapSingle(img: Image, onProgress: OnProgress = noProgress): Promise<{ image: Image; entry: UnwrappedEntry }> {
   const raw = JSON.parse((await img.rawConfig()).toString('utf8')) as ImageConfig;
   const labels = { ...((raw.config?.Labels ?? {}) as Record<string, string>) };
@@ -67,13 +79,14 @@ export async function unwrapSingle(img: Image, onProgress: OnProgress = noProgre
   }
   const shimDigests = new Set<string>();
   for (const s of scans) for (const e of s ?? []) if ((e.path === CROSS_BUILD_START || e.path === CROSS_BUILD_END) && e.digest) shimDigests.add(e.digest);
+  const xbuildOnlyDirs = found ? await dirsOnlyInXbuildLayer(layers, found.layer, scans[found.layer]!, img.name, onProgress) : new Set<string>();
   const out: Layer[] = []; const diffIds: string[] = [];
   const counts = { reused: 0, rewritten: 0, dropped: 0 };
   const restored: string[] = [];
   for (const [i, layer] of layers.entries()) {
     if (found && i === found.layer) { counts.dropped++; continue; }
     let plan: LayerPlan | undefined;
-    if (i >= first) plan = planLayer(scans[i]!, shimDigests);
+    if (i >= first) plan = planLayer(scans[i]!, shimDigests, xbuildOnlyDirs);
     if (!plan?.changed) { out.push(layer); diffIds.push(layer.diffId); counts.reused++; continue; }
     const label = `layer ${i + 1}/${layers.length} ${layer.descriptor.digest.slice(0, 19)}`;
     onProgress({ kind: 'step', message: `rewriting ${label}: ${plan.dropped} xbuild entries out${plan.restored.length ? `, ${plan.restored.join(', ')} restored` : ''}` });
