@@ -140,8 +140,8 @@ for (const m of MATRIX) {
     const emu = createHash('sha256').update(await readFile(await findEmulator('arm'))).digest('hex');
     const shim = wrappedFs.get('usr/bin/cross-build-start')!.digest!;
     t.deepEqual(await forbiddenInLayers(await result.layers(), new Set([`sha256:${emu}`, shim])), []);
-    const bl = (await (await open(bases.plain)).manifest()).layers;
-    t.deepEqual((await result.manifest()).layers.slice(0, bl.length), bl, 'the base layers are reused byte-identically');
+    const bl = (await (await open(bases.plain)).manifest()).layers.map((l) => l.digest);
+    t.deepEqual((await result.manifest()).layers.slice(0, bl.length).map((l) => l.digest), bl, 'the base layers are reused byte-identically');
 
     const vf = await e!.xbuild(['verify', '--final', clean]);
     t.is(vf.code, 0, vf.stdout + vf.stderr);
@@ -166,7 +166,7 @@ test.serial('bad input: a never-wrapped image and a missing one exit 2 with one 
   for (const ref of [bases.plain, `${e!.registry.host}/out/none:missing`]) {
     const r = await e!.xbuild(['unwrap', ref, '-t', `${e!.registry.host}/out/never:1`]);
     t.is(r.code, 2, r.stderr);
-    t.regex(r.stderr.split('\n')[0]!, /^xbuild: /);
+    t.is(r.stderr.split('\n').filter((l) => l.startsWith('xbuild: ')).length, 1, r.stderr);
     t.false(r.stderr.includes('    at '), 'no stack');
   }
   const r = await e!.xbuild(['unwrap', bases.plain, '-t', `${e!.registry.host}/out/never:1`]);
