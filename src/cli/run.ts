@@ -7,6 +7,7 @@ import { registerVerify } from './verify.ts';
 import { registerUnwrap } from './unwrap.ts';
 import { registerQemu } from './qemu.ts';
 import { registerInspectElf } from './inspect-elf.ts';
+import { registerDoctor } from './doctor.ts';
 
 /** Parse argv, run one command, map errors to exit codes. Returns the exit code. */
 export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
@@ -26,6 +27,7 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   registerVerify(program, ctx);
   registerQemu(program, ctx);
   registerInspectElf(program, ctx);
+  registerDoctor(program, ctx);
 
   try {
     await program.parseAsync(argv, { from: 'user' });
