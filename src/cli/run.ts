@@ -4,6 +4,7 @@ import { XBUILD_VERSION } from '../version.ts';
 import { ExitCode, type CliContext } from './context.ts';
 import { registerWrap } from './wrap.ts';
 import { registerVerify } from './verify.ts';
+import { registerUnwrap } from './unwrap.ts';
 import { registerQemu } from './qemu.ts';
 import { registerInspectElf } from './inspect-elf.ts';
 import { registerDoctor } from './doctor.ts';
@@ -22,6 +23,7 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   program.configureHelp({ sortSubcommands: false });
 
   registerWrap(program, ctx);
+  registerUnwrap(program, ctx);
   registerVerify(program, ctx);
   registerQemu(program, ctx);
   registerInspectElf(program, ctx);

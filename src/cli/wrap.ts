@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import { XbuildError } from '../errors.ts';
 import { XBUILD_VERSION } from '../version.ts';
 import { ociArchFromNode, parsePlatformList } from '../oci/platform.ts';
-import { parseOutputSpec } from '../wrap/output.ts';
+import { parseOutputSpec } from '../open/output.ts';
 import { runWrap, type WrapRequest } from '../wrap/run-wrap.ts';
 import { xbuildLayerSource } from '../wrap/layer-source.ts';
 import { xbuildLayerEntries } from '../shims/layer.ts';
@@ -26,9 +26,12 @@ Platforms:
 
 Result:
   One added layer (/usr/bin/qemu-<arch>-static, /usr/bin/cross-build-start, cross-build-end),
-  labels io.xbuild.version and io.xbuild.qemu.version, annotations
+  labels io.xbuild.version, io.xbuild.qemu.version, io.xbuild.base.name/.base.digest, annotations
   org.opencontainers.image.base.name/.base.digest. SOURCE_DATE_EPOCH (default 0) sets the
   mtime of the added files: the same inputs give the same digest.
+  --start: the layer also holds what cross-build-start would write (the shells swapped for the
+  shim, originals at <path>.xbuild-orig, /usr/lib/xbuild/cross-build-active, the dpkg hook), so
+  shell-form RUN lines work from the first line; \`xbuild unwrap\` on the built image ends the mode.
 
 Examples:
   xbuild wrap arm32v7/debian:bookworm -t localhost:5000/debian-xbuild:bookworm
@@ -44,6 +47,7 @@ interface WrapFlags {
   insecureRegistry: string[];
   quiet?: boolean;
   json?: boolean;
+  start?: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -58,6 +62,7 @@ export function registerWrap(program: Command, ctx: CliContext): void {
     .option('--insecure-registry <host[:port]>', INSECURE_REGISTRY_HELP, collect, [])
     .addOption(new Option('-q, --quiet', 'no progress output'))
     .option('--json', 'print the resulting references and digests as JSON on stdout')
+    .option('--start', 'leave the image in cross-build mode (as RUN ["cross-build-start"] would): a Dockerfile needs no xbuild line; run `xbuild unwrap` on the result')
     .addHelpText('after', HELP_AFTER + FORMATS_HELP)
     .action(async (image: string, flags: WrapFlags) => {
       const req = wrapRequest(image, flags, ctx);
@@ -96,5 +101,6 @@ export function wrapRequest(image: string, flags: WrapFlags, ctx: Pick<CliContex
     ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
     hostArch: ociArchFromNode(process.arch),
     xbuildVersion: XBUILD_VERSION,
+    ...(flags.start ? { start: true } : {}),
   };
 }

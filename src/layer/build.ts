@@ -60,9 +60,10 @@ export function normalizeEntries(entries: LayerEntry[]): NormalEntry[] {
 /** A fresh uncompressed tar stream of the (normalised) entries. */
 export function tarStream(entries: NormalEntry[], mtime: Date): Readable {
   const pack = tar.pack();
-  const common = { uid: 0, gid: 0, uname: '', gname: '', mtime };
+  const base = { uid: 0, gid: 0, uname: '', gname: '', mtime };
   (async () => {
     for (const e of entries) {
+      const common = { ...base, ...(e.uid !== undefined ? { uid: e.uid } : {}), ...(e.gid !== undefined ? { gid: e.gid } : {}), ...(e.mtime !== undefined ? { mtime: new Date(e.mtime * 1000) } : {}) };
       if (e.type === 'dir') {
         await new Promise<void>((res, rej) => pack.entry({ ...common, name: `${e.path}/`, type: 'directory', mode: e.mode }, (err) => (err ? rej(err) : res())));
       } else if (e.type === 'symlink') {

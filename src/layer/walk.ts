@@ -17,6 +17,10 @@ export interface WalkEntry {
   kind: EntryKind;
   mode: number;
   size: number;
+  uid: number;
+  gid: number;
+  /** Modification time, whole seconds since the epoch. */
+  mtime: number;
   /** symlink target as stored (may be absolute or relative); hardlink target normalised like `path`. */
   linkname?: string;
   /** The stored name started with "/" (normalised here by stripping it, as Docker does). */
@@ -68,6 +72,7 @@ export async function walkTar(tar: Readable, visit: EntryVisitor, label = 'layer
       }
       const we: WalkEntry = {
         path: n.path, rawName: h.name, kind, mode: (h.mode ?? 0) & 0o7777, size: h.size ?? 0,
+        uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0,
         linkname: linkname ?? undefined, absolute: n.absolute, parentRef,
       };
       const sink = visit(we);

@@ -10,6 +10,7 @@ import {
 } from '../contract/in-image.ts';
 import { hostBinaryProblems, NOTE_TYPE_OF, type HostBinaryRole } from '../contract/host-binary.ts';
 import type { ContentInfo } from './collect.ts';
+import { EMULATOR_PATH } from '../contract/owned.ts';
 import { expectedElfFor, type ExpectedElf } from './expect.ts';
 import { finding, type Finding, type FindingId } from './findings.ts';
 
@@ -18,6 +19,8 @@ export interface RuleOptions {
   shimDigests?: string[];
   /** How many ELF files of bin/ and usr/bin/ to compare with the config (besides /bin/sh). */
   sampleSize?: number;
+  /** `verify --final`: the image is meant to ship, so no emulator or shims are expected (final.ts forbids them). */
+  final?: boolean;
 }
 
 export interface Checked {
@@ -31,7 +34,7 @@ export interface Checked {
   sampled: string[];
 }
 
-const EMULATOR_NAME = /^usr\/bin\/qemu-[a-z0-9_]+-static$/;
+const EMULATOR_NAME = EMULATOR_PATH;
 const fix = {
   wrap: 'wrap the base image with `xbuild wrap <image>`, which adds the emulator and shims',
   emulator: 'rebuild with `xbuild qemu build` and re-wrap: xbuild needs its patched, static, x86_64 qemu-user',
@@ -47,7 +50,9 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   const qarch = qemuArchFor(config.architecture, config.variant);
 
   // 1. emulator
-  if (!qarch) {
+  if (opts.final) {
+    // a shipped image carries no emulator: final.ts checks that nothing of xbuild is left
+  } else if (!qarch) {
     out.push(finding('platform-not-emulated', undefined, `the image platform ${platform} is not one xbuild emulates (arm, arm64)`,
       'verify an ARM image, or pick one entry of an index with --platform linux/arm/v7'));
   } else {
@@ -64,7 +69,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   }
 
   // 2. shims (only where xbuild applies: a non-emulated platform already failed above)
-  for (const path of qarch ? [CROSS_BUILD_START, CROSS_BUILD_END] : []) {
+  for (const path of qarch && !opts.final ? [CROSS_BUILD_START, CROSS_BUILD_END] : []) {
     checked.shims.push(path);
     checkHostBinary(view, path, 'shim', out);
     const note = xbuildNoteText(view, path, NT_XBUILD_SHIM);
@@ -75,7 +80,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
       out.push(finding('shim-differs-from-build', path, `${path} (${digest.slice(0, 19)}) is not byte-identical to the local xbuild shim build`, fix.shim));
     }
   }
-  if (qarch && (!opts.shimDigests || opts.shimDigests.length === 0)) {
+  if (qarch && !opts.final && (!opts.shimDigests || opts.shimDigests.length === 0)) {
     out.push(finding('shim-not-compared', undefined, 'shims were checked by their ELF note, not compared byte for byte with a local shim build',
       'pass --shim FILE (the built xbuild shim) to also require byte-identical shims'));
   }
