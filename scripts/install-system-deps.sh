@@ -51,7 +51,7 @@ PKGS=(
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi
   libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-armel-cross
   # real parts used by tests and benchmarks
-  docker-registry skopeo buildah docker.io debootstrap proot busybox
+  docker-registry skopeo buildah docker.io debootstrap proot busybox umoci
   apache2-utils uidmap fakeroot util-linux iproute2 jq curl openssl
   # end-to-end: generates the tiny autoconf project built inside ARM images
   autoconf

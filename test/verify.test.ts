@@ -179,13 +179,13 @@ test('hard links and symlink loops', async (t) => {
   t.regex(missing?.message ?? '', /loop/);
 });
 
-test('layer entries with ../ and absolute paths are reported and never applied or written', async (t) => {
+test('layer entries with ../ and absolute paths are reported, applied clamped at the root as runtimes do, never written', async (t) => {
   const evil = `xbuild-verify-evil-${process.pid}`;
   const { image } = await wrappedArmhf([[
     { name: `../../${evil}`, content: 'x' },
     { name: `usr/../../${evil}-2`, content: 'x' },
     { name: '/usr/bin/absolute-file', content: 'x' },
-    { name: 'usr/bin/hl', type: 'link', linkname: '../../etc/passwd' },
+    { name: 'usr/bin/hl', type: 'link', linkname: '../../usr/bin/absolute-file' },
   ]]);
   const r = await verifyImage(image);
   const parent = r.findings.filter((f) => f.id === 'layer-path-parent');
@@ -195,6 +195,8 @@ test('layer entries with ../ and absolute paths are reported and never applied o
   for (const dir of [process.cwd(), join(process.cwd(), '..'), join(process.cwd(), '..', '..'), '/']) {
     await t.throwsAsync(stat(join(dir, evil)));
   }
+  const { image: missing } = await wrappedArmhf([[{ name: 'usr/bin/hl', type: 'link', linkname: '../../etc/passwd' }]]);
+  await t.throwsAsync(verifyImage(missing), { message: /hard link to a missing file; container runtimes fail to unpack this layer/ });
 });
 
 test('ARM float ABI and architecture version vs the config variant', async (t) => {

@@ -4,13 +4,14 @@
 // sha256 and, for small text files, their text. Nothing is written to disk.
 import { ElfCapture, type CaptureLimits, DEFAULT_CAPTURE_LIMITS } from '../elf/bytes.ts';
 import { tryInspectElf, type ElfInfo } from '../elf/inspect.ts';
-import { FsView } from '../layer/fs-view.ts';
+import { ApplyError, FsView, type Applied } from '../layer/fs-view.ts';
 import { walkLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
 import type { Layer } from '../oci/model.ts';
 import type { OnProgress } from '../progress.ts';
 import { ORIGINAL_SUFFIX, STATE_FILE } from '../shims/contract.ts';
 import { DPKG_HOOK } from '../shims/build.ts';
-import { wrapError } from '../errors.ts';
+import { XbuildError, wrapError } from '../errors.ts';
+import { displayPath, quoteName } from './escape.ts';
 import { finding, type Finding } from './findings.ts';
 
 export interface ContentInfo {
@@ -41,21 +42,20 @@ export interface Collected {
   entries: number;
 }
 
-export async function collectImageView(layers: Layer[], opts: { onProgress?: OnProgress; limits?: CaptureLimits } = {}): Promise<Collected> {
+export async function collectImageView(layers: Layer[], opts: { onProgress?: OnProgress; limits?: CaptureLimits; keep?: (path: string) => boolean } = {}): Promise<Collected> {
   const view = new FsView<ContentInfo>();
   const findings: Finding[] = [];
   const limits = opts.limits ?? DEFAULT_CAPTURE_LIMITS;
+  const keep = opts.keep ?? isKeptPath;
   let bytes = 0; let entries = 0;
   for (const [i, layer] of layers.entries()) {
     const label = `layer ${i + 1}/${layers.length} ${layer.descriptor.digest.slice(0, 19)}`;
     opts.onProgress?.({ kind: 'step', message: `reading ${label} (${layer.descriptor.size} bytes)` });
+    view.beginLayer(i);
     try {
       const blob = await layer.open();
-      await walkLayer(blob, (e) => {
-        entries++;
-        bytes += e.kind === 'file' ? e.size : 0;
-        return applyEntry(view, i, e, findings, limits, label);
-      }, label);
+      const r = await walkLayer(blob, (e) => applyEntry(view, e, findings, limits, label, keep), { label, diffId: layer.diffId });
+      entries += r.entries; bytes += r.bytes;
     } catch (err) {
       throw wrapError(`reading ${label}`, err);
     }
@@ -64,36 +64,31 @@ export async function collectImageView(layers: Layer[], opts: { onProgress?: OnP
   return { view, findings, bytes, entries };
 }
 
-function applyEntry(view: FsView<ContentInfo>, layer: number, e: WalkEntry, findings: Finding[], limits: CaptureLimits, label: string): ContentSink | undefined {
-  if (e.parentRef) {
-    findings.push(finding('layer-path-parent', e.rawName, `${label} has an entry "${e.rawName}"${e.kind === 'hardlink' ? ` (hard link to "${e.linkname}")` : ''} with a ".." component; it was not applied`,
-      'rebuild the layer with a tool that writes relative paths inside the root (tar -C rootdir .)'));
-    return undefined;
+function applyEntry(view: FsView<ContentInfo>, e: WalkEntry, findings: Finding[], limits: CaptureLimits, label: string, keep: (path: string) => boolean): ContentSink | undefined {
+  const shown = quoteName(e.name);
+  let applied: Applied<ContentInfo>;
+  try {
+    applied = view.apply(e);
+  } catch (err) {
+    if (!(err instanceof ApplyError)) throw err;
+    throw new XbuildError('INVALID_IMAGE', `${label}: entry ${shown}${e.linkname !== undefined ? ` (-> ${quoteName(e.linkname)})` : ''}: ${err.message}; container runtimes fail to unpack this layer`,
+      { hint: 'rebuild the image: no runtime can run it as it is' });
   }
-  if (e.absolute) {
-    findings.push(finding('layer-path-absolute', e.rawName, `${label} has an absolute entry name "${e.rawName}"; read as "${e.path}" as Docker does`,
+  const comps = e.name.split('/');
+  if (comps.includes('..') || (e.kind === 'hardlink' && (e.linkname ?? '').split('/').includes('..'))) {
+    findings.push(finding('layer-path-parent', displayPath(e.name), `${label} has an entry ${shown}${e.kind === 'hardlink' ? ` (hard link to ${quoteName(e.linkname ?? '')})` : ''} with a ".." component; runtimes clamp it at the image root`,
+      'rebuild the layer with a tool that writes relative paths inside the root (tar -C rootdir .)'));
+  } else if (e.name.startsWith('/')) {
+    findings.push(finding('layer-path-absolute', displayPath(e.name), `${label} has an absolute entry name ${shown}; read relative to the image root as runtimes do`,
       'rebuild the layer with relative entry names (tar -C rootdir .)'));
   }
-  if (e.path === '') return undefined;
-  if (view.applyWhiteout(layer, e.path)) return undefined;
-  switch (e.kind) {
-    case 'dir': view.setDir(e.path, layer); return undefined;
-    case 'symlink': view.set(e.path, { kind: 'symlink', mode: e.mode, size: 0, linkname: e.linkname ?? '', layer }); return undefined;
-    case 'hardlink': {
-      if (!isKeptPath(e.path)) { view.shadow(e.path, layer); return undefined; }
-      const target = view.get(e.linkname ?? '');
-      view.set(e.path, target ? { ...target, layer } : { kind: 'file', mode: e.mode, size: 0, layer });
-      return undefined;
-    }
-    case 'other': if (isKeptPath(e.path)) view.set(e.path, { kind: 'other', mode: e.mode, size: 0, layer }); else view.shadow(e.path, layer); return undefined;
-    case 'file': break;
-  }
-  if (!isKeptPath(e.path)) { view.shadow(e.path, layer); return undefined; }
-  const node = { kind: 'file' as const, mode: e.mode, size: e.size, layer, content: undefined as ContentInfo | undefined };
-  view.set(e.path, node);
+  if (applied.kind !== 'node' || applied.node.kind !== 'file' || e.kind !== 'file') return undefined;
+  const path = applied.path;
+  if (!keep(path)) return undefined;
+  const node = applied.node;
   const cap = new ElfCapture(e.size, limits);
   const textParts: Buffer[] = []; let textLen = 0;
-  const wantText = TEXT_FILES.has(e.path);
+  const wantText = TEXT_FILES.has(path);
   return {
     data(chunk) {
       cap.push(chunk);
@@ -105,13 +100,13 @@ function applyEntry(view: FsView<ContentInfo>, layer: number, e: WalkEntry, find
       const isElf = head !== undefined && head.length === 4 && head.readUInt32BE(0) === 0x7f454c46;
       const info: ContentInfo = { digest: cap.digest(), isElf };
       if (isElf) {
-        const r = tryInspectElf(bytes, e.path);
+        const r = tryInspectElf(bytes, path);
         if ('elf' in r) info.elf = r.elf; else info.elfError = r.error.message;
       } else {
         const first = bytes.read(0, Math.min(256, bytes.size));
         if (first && first[0] === 0x23 && first[1] === 0x21) info.shebang = first.toString('latin1').split('\n')[0];
       }
-      if (wantText) info.text = Buffer.concat(textParts).subarray(0, TEXT_MAX).toString('utf8');
+      if (wantText) info.text = Buffer.concat(textParts).subarray(0, TEXT_MAX).toString('latin1');
       node.content = info;
     },
   };
