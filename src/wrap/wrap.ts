@@ -11,11 +11,11 @@ import { buildLayer } from '../layer/build.ts';
 import { emulationFor, formatPlatform, matchPlatform, normalizePlatform } from '../oci/platform.ts';
 import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, gzipLayerMediaTypeFor, isIndexMediaType } from '../oci/media-types.ts';
 import { isAttestationOrUnknown, validateImageOrIndex } from '../oci/manifest.ts';
-import { sha256Digest } from '../layout/blob.ts';
+import { sha256Digest } from '../oci/digest.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
-import type { QemuArch } from '../qemu/cache.ts';
-import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../shims/contract.ts';
+import type { QemuArch } from '../oci/platform.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../contract/in-image.ts';
 
 export const LABEL_XBUILD_VERSION = 'io.xbuild.version';
 export const LABEL_QEMU_VERSION = 'io.xbuild.qemu.version';

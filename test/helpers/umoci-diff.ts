@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { openImage } from '../../src/oci/open.ts';
+import { openImage } from '../../src/open/open.ts';
 import { collectImageView } from '../../src/verify/collect.ts';
 
 const run = promisify(execFile);
