@@ -28,6 +28,8 @@ export interface FsNode<C> {
   layer: number;
   /** What the caller recorded about the content (copied to hard links). */
   content?: C;
+  /** Layer and entry ordinal that wrote the content (hard links keep the target's), to read it again later. */
+  origin?: { layer: number; entry: number };
 }
 
 export const WHITEOUT_PREFIX = '.wh.';
@@ -56,6 +58,8 @@ export interface ApplyInput {
   mode: number;
   size: number;
   linkname?: string;
+  /** Ordinal of the entry in its layer (recorded as the node's origin). */
+  entry?: number;
 }
 
 export type Applied<C> =
@@ -127,7 +131,7 @@ export class FsView<C> {
         break;
       }
       default:
-        node = { kind: e.kind, mode: e.mode, size: e.kind === 'file' ? e.size : 0, layer: this.layer };
+        node = { kind: e.kind, mode: e.mode, size: e.kind === 'file' ? e.size : 0, layer: this.layer, ...(e.entry !== undefined ? { origin: { layer: this.layer, entry: e.entry } } : {}) };
     }
     const t: Trie<C> = existing && existing.node === node ? existing : { node, upper: this.layer, swept: -1 };
     if (t !== existing) {

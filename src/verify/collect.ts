@@ -54,7 +54,8 @@ export async function collectImageView(layers: Layer[], opts: { onProgress?: OnP
     view.beginLayer(i);
     try {
       const blob = await layer.open();
-      const r = await walkLayer(blob, (e) => applyEntry(view, e, findings, limits, label, keep), { label, diffId: layer.diffId });
+      let ordinal = 0;
+      const r = await walkLayer(blob, (e) => applyEntry(view, e, ordinal++, findings, limits, label, keep), { label, diffId: layer.diffId });
       entries += r.entries; bytes += r.bytes;
     } catch (err) {
       throw wrapError(`reading ${label}`, err);
@@ -64,11 +65,11 @@ export async function collectImageView(layers: Layer[], opts: { onProgress?: OnP
   return { view, findings, bytes, entries };
 }
 
-function applyEntry(view: FsView<ContentInfo>, e: WalkEntry, findings: Finding[], limits: CaptureLimits, label: string, keep: (path: string) => boolean): ContentSink | undefined {
+function applyEntry(view: FsView<ContentInfo>, e: WalkEntry, entry: number, findings: Finding[], limits: CaptureLimits, label: string, keep: (path: string) => boolean): ContentSink | undefined {
   const shown = quoteName(e.name);
   let applied: Applied<ContentInfo>;
   try {
-    applied = view.apply(e);
+    applied = view.apply({ ...e, entry });
   } catch (err) {
     if (!(err instanceof ApplyError)) throw err;
     throw new XbuildError('INVALID_IMAGE', `${label}: entry ${shown}${e.linkname !== undefined ? ` (-> ${quoteName(e.linkname)})` : ''}: ${err.message}; container runtimes fail to unpack this layer`,
@@ -86,9 +87,13 @@ function applyEntry(view: FsView<ContentInfo>, e: WalkEntry, findings: Finding[]
   const path = applied.path;
   if (!keep(path)) return undefined;
   const node = applied.node;
-  const cap = new ElfCapture(e.size, limits);
+  return captureContent(path, e.size, limits, (info) => { node.content = info; });
+}
+
+/** A sink that records ELF facts, digest, #! line and (for the small text files) text of one file. */
+function captureContent(path: string, size: number, limits: CaptureLimits, done: (info: ContentInfo) => void, wantText = TEXT_FILES.has(path)): ContentSink {
+  const cap = new ElfCapture(size, limits);
   const textParts: Buffer[] = []; let textLen = 0;
-  const wantText = TEXT_FILES.has(path);
   return {
     data(chunk) {
       cap.push(chunk);
@@ -107,7 +112,52 @@ function applyEntry(view: FsView<ContentInfo>, e: WalkEntry, findings: Finding[]
         if (first && first[0] === 0x23 && first[1] === 0x21) info.shebang = first.toString('latin1').split('\n')[0];
       }
       if (wantText) info.text = Buffer.concat(textParts).subarray(0, TEXT_MAX).toString('latin1');
-      node.content = info;
+      done(info);
     },
   };
+}
+
+/**
+ * Second look: the files that `paths` resolve to (through every link) whose
+ * content was not kept in the first pass (a /bin/sh -> /opt/x link added by a
+ * later layer, /etc/shells -> elsewhere) are read again from the layers that
+ * wrote them, by entry ordinal. Memory stays bounded: only these files are read.
+ * Returns how many files were filled in.
+ */
+export async function readResolved(view: FsView<ContentInfo>, layers: Layer[], paths: string[], opts: { limits?: CaptureLimits } = {}): Promise<number> {
+  const limits = opts.limits ?? DEFAULT_CAPTURE_LIMITS;
+  const want = new Map<number, Map<number, { path: string; text: boolean }>>();
+  for (const p of paths) {
+    const l = view.lookup(p);
+    if (!l.found || l.node.kind !== 'file' || l.node.content || !l.node.origin) continue;
+    const { layer, entry } = l.node.origin;
+    const m = want.get(layer) ?? new Map<number, { path: string; text: boolean }>();
+    m.set(entry, { path: l.path, text: m.get(entry)?.text || TEXT_FILES.has(p) });
+    want.set(layer, m);
+  }
+  const got = new Map<string, ContentInfo>();
+  for (const [li, entries] of want) {
+    const layer = layers[li]!;
+    const label = `layer ${li + 1}/${layers.length} ${layer.descriptor.digest.slice(0, 19)}`;
+    let ordinal = 0;
+    try {
+      await walkLayer(await layer.open(), (e) => {
+        const w = entries.get(ordinal++);
+        if (!w || e.kind !== 'file') return undefined;
+        const key = `${li}:${ordinal - 1}`;
+        return captureContent(w.path, e.size, limits, (info) => { got.set(key, info); }, w.text);
+      }, { label, diffId: layer.diffId });
+    } catch (err) {
+      throw wrapError(`reading ${label} again`, err);
+    }
+  }
+  if (got.size === 0) return 0;
+  let n = 0;
+  for (const p of view.paths()) {
+    const node = view.get(p);
+    const o = node?.origin;
+    const info = o && !node.content ? got.get(`${o.layer}:${o.entry}`) : undefined;
+    if (info) { node!.content = info; n++; }
+  }
+  return n;
 }

@@ -11,6 +11,7 @@ import { DPKG_HOOK } from '../contract/in-image.ts';
 import type { ContentInfo } from './collect.ts';
 import { expectedElfFor, type ExpectedElf } from './expect.ts';
 import { finding, type Finding, type FindingId } from './findings.ts';
+import { checkShells, shellPathsToRead } from './shells.ts';
 
 export interface RuleOptions {
   /** sha256 digests ("sha256:<hex>") of the locally built shims; when given, the image's shims must match one. */
@@ -37,6 +38,12 @@ const fix = {
   shim: 'rebuild with `xbuild wrap`: the shims must be the host-native static ones xbuild generates',
   end: 'add RUN ["cross-build-end"] after the last emulated RUN line of the Dockerfile',
 };
+
+/** Every path the rules read content from (resolved and, when needed, read again by collect.readResolved). */
+export function pathsToRead(view: FsView<ContentInfo>, config: ImageConfig): string[] {
+  const qarch = qemuArchFor(config.architecture, config.variant);
+  return [...(qarch ? [emulatorInImage(qarch)] : []), CROSS_BUILD_START, CROSS_BUILD_END, STATE_FILE, ...shellPathsToRead(view)];
+}
 
 export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: RuleOptions = {}): { findings: Finding[]; checked: Checked } {
   const out: Finding[] = [];
@@ -91,34 +98,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   for (const p of [...view.paths()].filter((x) => x.endsWith(ORIGINAL_SUFFIX)).sort()) {
     out.push(finding('cross-build-original-left', p, `${p} is a saved original from cross-build-start: ${p.slice(0, -ORIGINAL_SUFFIX.length)} is still swapped`, fix.end));
   }
-  const shells = ['bin/sh', ...shellsListed(view)];
-  const seen = new Set<string>();
-  for (const sh of shells) {
-    const l = view.lookup(sh);
-    // /bin/sh, /usr/bin/sh, /bin/dash ... often name one file: check (and report) each file once
-    if (seen.has(l.path)) continue;
-    seen.add(l.path);
-    if (!l.found) {
-      if (sh === 'bin/sh') out.push(finding('shell-missing', sh, `/bin/sh is missing (${l.reason} at /${l.path}); shell-form RUN lines cannot work`, 'use a base image that has /bin/sh, or only exec-form RUN lines'));
-      continue;
-    }
-    if (l.node.kind !== 'file') continue;
-    checked.shells.push(sh);
-    const c = l.node.content;
-    const shown = l.path === sh ? `/${sh}` : `/${sh} (-> /${l.path})`;
-    if (!c) { out.push(finding('file-unreadable', sh, `${shown} was not read (hard link to a file verify does not keep?)`, 'report this image to the xbuild maintainers')); continue; }
-    if (!c.isElf) {
-      out.push(finding('shell-not-elf', sh, `${shown} is not an ELF file${c.shebang ? ` (${c.shebang.slice(0, 60)})` : ''}`, 'check that the shell is the distribution\'s binary'));
-      continue;
-    }
-    if (!c.elf) { out.push(finding('file-unreadable', sh, `${shown}: ${c.elfError ?? 'unreadable ELF'}`, 'check the layer that wrote it')); continue; }
-    if (findNote(c.elf, XBUILD_NOTE_NAME, NT_XBUILD_SHIM)) {
-      out.push(finding('shell-is-shim', sh, `${shown} is the xbuild host-native shim: the image was left in cross-build mode`, fix.end));
-    } else if (expected && c.elf.machine !== expected.machine) {
-      out.push(finding('shell-wrong-arch', sh, `${shown} is ${describeMachine(c.elf.machine)}, not ${describeMachine(expected.machine)} for ${platform}`,
-        c.elf.machine === EM_X86_64 ? fix.end : 'fix the config\'s architecture/variant or rebuild the image for its platform'));
-    }
-  }
+  checked.shells.push(...checkShells(view, expected, platform, out));
 
   // 4. config platform vs ELF files
   if (!expected) {
@@ -163,8 +143,10 @@ function checkHostBinary(view: FsView<ContentInfo>, path: string, role: 'emulato
     return ['other'];
   }
   const e = c.elf;
-  if (e.machine !== EM_X86_64 || e.class !== 64) {
-    out.push(finding(id('not-host-native'), path, `${shown} is ${describeMachine(e.machine)} ELF${e.class}, not x86_64 (62) ELF64: the host kernel cannot run it`, hint));
+  // the host kernel runs it only as ELF64, little-endian, x86-64, an executable or PIE (ET_EXEC 2 / ET_DYN 3)
+  if (e.machine !== EM_X86_64 || e.class !== 64 || e.endianness !== 'little' || (e.type !== 2 && e.type !== 3)) {
+    const what = `${describeMachine(e.machine)} ELF${e.class} ${e.endianness}-endian, e_type ${e.type}`;
+    out.push(finding(id('not-host-native'), path, `${shown} is ${what}, not an x86_64 (62) ELF64 little-endian executable (ET_EXEC/ET_DYN): the host kernel cannot run it`, hint));
     problems.push('other');
   }
   if (e.incomplete.some((x) => x === 'PT_DYNAMIC' || x === 'PT_INTERP')) {
@@ -180,13 +162,6 @@ function checkHostBinary(view: FsView<ContentInfo>, path: string, role: 'emulato
     problems.push('other');
   }
   return problems;
-}
-
-function shellsListed(view: FsView<ContentInfo>): string[] {
-  const l = view.lookup('etc/shells');
-  const text = l.found ? l.node.content?.text : undefined;
-  if (!text) return [];
-  return text.split('\n').map((s) => s.trim()).filter((s) => s.startsWith('/')).map((s) => s.replace(/^\/+/, ''));
 }
 
 interface Sampled { path: string; elf: NonNullable<ContentInfo['elf']> }

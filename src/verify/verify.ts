@@ -6,9 +6,9 @@ import type { Image, ImageOrIndex, Index, Platform } from '../oci/model.ts';
 import { isAttestationOrUnknown } from '../oci/manifest.ts';
 import { formatPlatform, matchPlatform, platformString } from '../oci/platform.ts';
 import type { OnProgress } from '../progress.ts';
-import { collectImageView } from './collect.ts';
+import { collectImageView, readResolved } from './collect.ts';
 import type { Finding } from './findings.ts';
-import { checkView, type Checked, type RuleOptions } from './rules.ts';
+import { checkView, pathsToRead, type Checked, type RuleOptions } from './rules.ts';
 
 export const VERIFY_SCHEMA_VERSION = 1;
 
@@ -48,6 +48,10 @@ export async function verifyImage(image: Image, opts: VerifyOptions = {}): Promi
   const [digest, layers] = await Promise.all([image.digest(), image.layers()]);
   opts.onProgress?.({ kind: 'step', message: `verifying ${image.name} (${platform}, ${layers.length} layers)` });
   const collected = await collectImageView(layers, { onProgress: opts.onProgress, limits: opts.limits });
+  // files the rules need that links (added by any layer) lead outside the kept paths: read them again
+  for (let round = 0; round < 4; round++) {
+    if (await readResolved(collected.view, layers, pathsToRead(collected.view, config), { limits: opts.limits }) === 0) break;
+  }
   const { findings, checked } = checkView(collected.view, config, opts);
   const all = [...collected.findings, ...findings];
   const counts = { error: 0, warning: 0, info: 0 };
