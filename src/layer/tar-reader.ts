@@ -114,20 +114,19 @@ function cstr(b: Buffer): string {
   return (z < 0 ? b : b.subarray(0, z)).toString('latin1');
 }
 
-function trimSpaceNul(s: string): string {
-  let a = 0; let z = s.length;
-  while (a < z && (s[a] === ' ' || s[a] === '\0')) a++;
-  while (z > a && (s[z - 1] === ' ' || s[z - 1] === '\0')) z--;
-  return s.slice(a, z);
-}
-
-/** Go parseOctal; returns undefined where Go sets ErrHeader. Values above 2^53 are refused too. */
+/** Go parseOctal (trim spaces and NULs, cut at the first NUL, base 8); undefined where Go sets ErrHeader or beyond 2^53. */
 function parseOctal(b: Buffer): number | undefined {
-  const t = trimSpaceNul(b.toString('latin1'));
-  if (t === '') return 0;
-  const s = cstr(Buffer.from(t, 'latin1'));
-  if (!/^[0-7]+$/.test(s)) return undefined;
-  const v = parseInt(s, 8);
+  let a = 0; let z = b.length;
+  while (a < z && (b[a] === 0x20 || b[a] === 0)) a++;
+  while (z > a && (b[z - 1] === 0x20 || b[z - 1] === 0)) z--;
+  if (a === z) return 0;
+  let v = 0;
+  for (let i = a; i < z; i++) {
+    const c = b[i]!;
+    if (c === 0) break;
+    if (c < 0x30 || c > 0x37) return undefined;
+    v = v * 8 + (c - 0x30);
+  }
   return Number.isSafeInteger(v) ? v : undefined;
 }
 
