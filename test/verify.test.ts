@@ -302,3 +302,17 @@ test('an emulator hard-linked to a file outside the directories verify keeps is 
   t.deepEqual(ids(r, 'error'), []);
   t.truthy(r.checked.emulatorNote);
 });
+
+test('index platform = config platform: an entry claiming arm64 or amd64 for an arm/v7 image fails', async (t) => {
+  const { image: good } = await wrappedArmhf();
+  const d = { mediaType: await good.mediaType(), digest: await good.digest(), size: (await good.rawManifest()).length };
+  for (const architecture of ['arm64', 'amd64']) {
+    const index = await memIndex('t/lying-index', [], [{ ...d, platform: { os: 'linux', architecture } }]);
+    const lying = { ...index, child: async () => good };
+    const r = await verify(lying);
+    t.false(r.passed, architecture);
+    t.true(ids(r.platforms[0]!, 'error').includes('platform-index-mismatch'), architecture);
+  }
+  const honest = await verify(await memIndex('t/index', [good]));
+  t.false(ids(honest.platforms[0]!, 'error').includes('platform-index-mismatch'));
+});

@@ -18,6 +18,7 @@ export const FINDINGS = {
   'platform-unknown-arch': 'info',
   'platform-no-elf-sample': 'warning',
   'platform-machine-mismatch': 'error',
+  'platform-index-mismatch': 'error',
   'platform-class-mismatch': 'error',
   'platform-float-abi-mismatch': 'error',
   'platform-arch-version-mismatch': 'error',

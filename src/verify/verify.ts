@@ -4,10 +4,10 @@ import { XbuildError, wrapError } from '../errors.ts';
 import type { CaptureLimits } from '../elf/bytes.ts';
 import type { Image, ImageOrIndex, Index, Platform } from '../oci/model.ts';
 import { isAttestationOrUnknown } from '../oci/manifest.ts';
-import { formatPlatform, matchPlatform, platformString } from '../oci/platform.ts';
+import { formatPlatform, matchPlatform, normalizePlatform, platformString } from '../oci/platform.ts';
 import type { OnProgress } from '../progress.ts';
 import { collectImageView, readResolved } from './collect.ts';
-import type { Finding } from './findings.ts';
+import { finding, type Finding } from './findings.ts';
 import { checkView, pathsToRead, type Checked, type RuleOptions } from './rules.ts';
 
 export const VERIFY_SCHEMA_VERSION = 1;
@@ -17,6 +17,8 @@ export interface VerifyOptions extends RuleOptions {
   platform?: Platform;
   onProgress?: OnProgress;
   limits?: CaptureLimits;
+  /** The platform the index entry that led to this image claims (set by verifyIndex): must equal the config's. */
+  indexPlatform?: Platform;
 }
 
 export interface PlatformReport {
@@ -53,6 +55,14 @@ export async function verifyImage(image: Image, opts: VerifyOptions = {}): Promi
     if (await readResolved(collected.view, layers, pathsToRead(collected.view, config), { limits: opts.limits }) === 0) break;
   }
   const { findings, checked } = checkView(collected.view, config, opts);
+  if (opts.indexPlatform) {
+    // the runtime picks the entry by the index's platform and then runs what the config (and the ELF files) say
+    const a = normalizePlatform(opts.indexPlatform); const b = normalizePlatform(config);
+    if (a.os !== b.os || a.architecture !== b.architecture || a.variant !== b.variant) {
+      findings.push(finding('platform-index-mismatch', undefined, `the index entry claims ${platformString(opts.indexPlatform)}, but the image config says ${platform}`,
+        'rebuild the index (docker buildx imagetools create / skopeo) so each entry\'s platform is its image\'s config platform'));
+    }
+  }
   const all = [...collected.findings, ...findings];
   const counts = { error: 0, warning: 0, info: 0 };
   for (const f of all) counts[f.severity]++;
@@ -82,7 +92,7 @@ export async function verifyIndex(index: Index, opts: VerifyOptions = {}): Promi
     }
     if (child.kind === 'index') { skipped.push({ digest: d.digest, platform: p, reason: 'nested index' }); continue; }
     try {
-      platforms.push(await verifyImage(child, { ...opts, platform: undefined }));
+      platforms.push(await verifyImage(child, { ...opts, platform: undefined, ...(d.platform ? { indexPlatform: d.platform } : {}) }));
     } catch (err) {
       throw wrapError(`verifying ${index.name} for ${p ?? d.digest}`, err);
     }
