@@ -316,3 +316,16 @@ test('index platform = config platform: an entry claiming arm64 or amd64 for an 
   const honest = await verify(await memIndex('t/index', [good]));
   t.false(ids(honest.platforms[0]!, 'error').includes('platform-index-mismatch'));
 });
+
+test('unknown variants and files whose float ABI or architecture cannot be read are reported as not checked', async (t) => {
+  const { image: upper } = await wrappedArmhf([], { architecture: 'arm', variant: 'V7' });
+  const r = await verifyImage(upper);
+  const nc = r.findings.find((f) => f.id === 'platform-not-checked');
+  t.is(nc?.severity, 'warning');
+  t.regex(nc?.message ?? '', /variant "V7"/);
+  const dash = Buffer.from(await readFile(await elfSample('armhf/dash')));
+  dash.writeUInt32LE(0, 0x20); dash.writeUInt16LE(0, 0x30); dash.writeUInt16LE(0, 0x32); // no section headers: no .ARM.attributes
+  const { image: v6 } = await wrappedArmhf([[{ name: 'usr/bin/dash', content: dash, mode: 0o755 }]], { architecture: 'arm', variant: 'v6' });
+  const r6 = await verifyImage(v6);
+  t.regex(r6.findings.find((f) => f.id === 'platform-not-checked')?.message ?? '', /architecture version of \d+ file\(s\) without \.ARM\.attributes: .*\/usr\/bin\/dash/);
+});

@@ -19,6 +19,7 @@ export const FINDINGS = {
   'platform-no-elf-sample': 'warning',
   'platform-machine-mismatch': 'error',
   'platform-index-mismatch': 'error',
+  'platform-not-checked': 'warning',
   'platform-class-mismatch': 'error',
   'platform-float-abi-mismatch': 'error',
   'platform-arch-version-mismatch': 'error',

@@ -199,6 +199,17 @@ function checkPlatform(sample: Sampled[], exp: ExpectedElf, platform: string, ou
     out.push(finding('platform-class-mismatch', wrongClass[0]!.path, `config says ${platform} (ELF${exp.class}) but ${wrongClass.length} sampled files are ELF${wrongClass[0]!.elf.class}: ${list(wrongClass)}`, fixPlatform));
   }
   if (exp.machine !== EM_ARM) return;
+  // what could not be judged is said, never passed silently
+  const notChecked: string[] = [];
+  if (exp.unchecked) notChecked.push(exp.unchecked);
+  const unknownFloat = exp.floatAbi ? same.filter((s) => !s.elf.arm || s.elf.arm.floatAbi === 'unknown') : [];
+  if (unknownFloat.length > 0) notChecked.push(`the float ABI of ${unknownFloat.length} file(s) (no float flag in e_flags, or EABI older than 5): ${list(unknownFloat)}`);
+  const noAttrs = exp.maxCpuArch !== undefined ? same.filter((s) => s.elf.arm?.attributes?.cpuArch === undefined) : [];
+  if (noAttrs.length > 0) notChecked.push(`the architecture version of ${noAttrs.length} file(s) without .ARM.attributes: ${list(noAttrs)}`);
+  if (notChecked.length > 0) {
+    out.push(finding('platform-not-checked', (unknownFloat[0] ?? noAttrs[0])?.path, `not checked for ${platform}: ${notChecked.join('; ')}`,
+      'nothing proves these files fit the platform: check them by hand, or use a variant verify knows (arm/v5, v6, v7, v8)'));
+  }
   if (exp.floatAbi) {
     const wrongFloat = same.filter((s) => s.elf.arm && s.elf.arm.floatAbi !== 'unknown' && s.elf.arm.floatAbi !== exp.floatAbi);
     if (wrongFloat.length > 0) {
