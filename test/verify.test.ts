@@ -329,3 +329,14 @@ test('unknown variants and files whose float ABI or architecture cannot be read 
   const r6 = await verifyImage(v6);
   t.regex(r6.findings.find((f) => f.id === 'platform-not-checked')?.message ?? '', /architecture version of \d+ file\(s\) without \.ARM\.attributes: .*\/usr\/bin\/dash/);
 });
+
+test('no false failure on nested indexes: the images of an index inside an index are verified', async (t) => {
+  const { image: good } = await wrappedArmhf();
+  const inner = await memIndex('t/inner', [good]);
+  const innerRaw = await inner.rawManifest();
+  const outerBase = await memIndex('t/outer', [], [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: await inner.digest(), size: innerRaw.length }]);
+  const outer = { ...outerBase, child: async () => inner };
+  const r = await verify(outer);
+  t.deepEqual(r.platforms.map((p) => [p.platform, p.passed]), [['linux/arm/v7', true]]);
+  t.true(r.passed);
+});

@@ -4,6 +4,7 @@ import { XbuildError, wrapError } from '../errors.ts';
 import type { CaptureLimits } from '../elf/bytes.ts';
 import type { Image, ImageOrIndex, Index, Platform } from '../oci/model.ts';
 import { isAttestationOrUnknown } from '../oci/manifest.ts';
+import { isIndexMediaType } from '../oci/media-types.ts';
 import { formatPlatform, matchPlatform, normalizePlatform, platformString } from '../oci/platform.ts';
 import type { OnProgress } from '../progress.ts';
 import { collectImageView, readResolved } from './collect.ts';
@@ -72,15 +73,19 @@ export async function verifyImage(image: Image, opts: VerifyOptions = {}): Promi
   };
 }
 
-export async function verifyIndex(index: Index, opts: VerifyOptions = {}): Promise<VerifyReport> {
+/** How deep nested indexes are followed (runtimes resolve an index entry that is itself an index). */
+const MAX_INDEX_DEPTH = 4;
+
+export async function verifyIndex(index: Index, opts: VerifyOptions = {}, depth = 0): Promise<VerifyReport> {
   const manifest = await index.manifest();
   const digest = await index.digest();
   const platforms: PlatformReport[] = [];
   const skipped: VerifyReport['skipped'] = [];
   for (const d of manifest.manifests) {
     const p = d.platform ? platformString(d.platform) : undefined;
-    if (isAttestationOrUnknown(d)) { skipped.push({ digest: d.digest, platform: p, reason: 'attestation manifest' }); continue; }
-    if (opts.platform && !matchPlatform(opts.platform, d.platform!)) {
+    const nestedIndex = isIndexMediaType(d.mediaType) && !d.annotations?.['vnd.docker.reference.type'];
+    if (!nestedIndex && isAttestationOrUnknown(d)) { skipped.push({ digest: d.digest, platform: p, reason: 'attestation manifest' }); continue; }
+    if (opts.platform && d.platform && !matchPlatform(opts.platform, d.platform)) {
       skipped.push({ digest: d.digest, platform: p, reason: `not selected by --platform ${formatPlatform(opts.platform)}` });
       continue;
     }
@@ -90,7 +95,17 @@ export async function verifyIndex(index: Index, opts: VerifyOptions = {}): Promi
     } catch (err) {
       throw wrapError(`opening ${index.name} entry ${p ?? d.digest}`, err);
     }
-    if (child.kind === 'index') { skipped.push({ digest: d.digest, platform: p, reason: 'nested index' }); continue; }
+    if (child.kind === 'index') {
+      if (depth + 1 >= MAX_INDEX_DEPTH) { skipped.push({ digest: d.digest, platform: p, reason: `index nested deeper than ${MAX_INDEX_DEPTH}` }); continue; }
+      try {
+        const nested = await verifyIndex(child, opts, depth + 1);
+        platforms.push(...nested.platforms); skipped.push(...nested.skipped);
+      } catch (err) {
+        if (err instanceof XbuildError && err.code === 'NOT_FOUND') { skipped.push({ digest: d.digest, platform: p, reason: 'nested index without a matching image' }); continue; }
+        throw err;
+      }
+      continue;
+    }
     try {
       platforms.push(await verifyImage(child, { ...opts, platform: undefined, ...(d.platform ? { indexPlatform: d.platform } : {}) }));
     } catch (err) {
