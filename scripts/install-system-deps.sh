@@ -54,6 +54,8 @@ PKGS=(
   # 3. real parts the tests run against: registry (+ htpasswd, openssl for auth/TLS), skopeo,
   #    builders (buildah, docker.io), debootstrap for Debian fixture images
   docker-registry apache2-utils openssl skopeo buildah docker.io uidmap debootstrap
+  # umoci: the real unpacker verify's layer reader is differential-tested against (test/layer-umoci-*)
+  umoci
   # 4. tools of the fixture scripts and helpers: busybox, file, jq, unshare/setpriv (util-linux), ip
   busybox file jq util-linux iproute2
   # 5. benchmarks (bench/exec: proot) and the end-to-end autoconf demo project

@@ -20,7 +20,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   contract: ['oci', 'elf'],
   layer: ['oci'],
   registry: ['oci'],
-  layout: ['oci'],
+  layout: ['oci', 'layer'],
   open: ['oci', 'registry', 'layout'],
   qemu: ['oci', 'elf', 'contract'],
   shims: ['oci', 'elf', 'layer', 'contract'],

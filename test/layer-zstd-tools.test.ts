@@ -164,11 +164,11 @@ test('zstd:chunked by skopeo 1.9 of a GNU-tar layer padded to its record size: t
   await skopeo(['copy', '--dest-tls-verify=false', '--dest-compress-format', 'zstd:chunked', wrapped, `docker://${ref}`]);
   const v = await xbuild(['verify', ref]);
   t.is(v.code, 2);
-  t.regex(v.stderr, /^xbuild: reading layer 1\/2 sha256:[0-9a-f]{12}: uncompressed layer 1\/2 sha256:[0-9a-f]{12} \(diff_id\) does not match its descriptor: digest sha256:[0-9a-f]{64}, expected sha256:[0-9a-f]{64}\n/);
+  t.regex(v.stderr, /^xbuild: reading layer 1\/2 sha256:[0-9a-f]{12}: .*uncompressed content is sha256:[0-9a-f]{64}, but the config's diff_id says sha256:[0-9a-f]{64}\n/);
   const m = await manifestOf(`docker://${ref}`);
   const blob = Buffer.from(await (await fetch(`${reg.url}/v2/chunked/gnu/blobs/${m.layers[0]!.digest}`)).arrayBuffer());
   const actual = `sha256:${createHash('sha256').update(execFileSync('zstd', ['-dc'], { input: blob, maxBuffer: 1 << 26 })).digest('hex')}`;
-  t.true(v.stderr.includes(`digest ${actual}, expected`), 'the reference decoder gives the digest xbuild reports');
+  t.true(v.stderr.includes(`uncompressed content is ${actual},`), 'the reference decoder gives the digest xbuild reports');
 });
 
 test('OCI layouts: tar+zstd and uncompressed layers written by skopeo verify', async (t) => {

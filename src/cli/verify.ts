@@ -5,6 +5,7 @@ import { EXIT_FINDINGS, wrapError } from '../errors.ts';
 import type { Platform } from '../oci/model.ts';
 import { parsePlatform } from '../oci/platform.ts';
 import { openImage } from '../open/open.ts';
+import { escapeText } from '../verify/escape.ts';
 import { verify, type VerifyReport } from '../verify/verify.ts';
 import { ExitCode, type CliContext } from './context.ts';
 import { FORMATS_HELP, INSECURE_REGISTRY_HELP } from './formats-help.ts';
@@ -58,16 +59,16 @@ async function runVerify(opts: VerifyCliOptions, ctx: CliContext): Promise<numbe
   return report.passed ? 0 : EXIT_FINDINGS;
 }
 
-/** One header line per platform, then one line per finding. */
+/** One header line per platform, then one line per finding; every string from the image is escaped (JSON output is not). */
 export function renderReport(r: VerifyReport): string {
-  const lines: string[] = [`${r.image} (${r.kind} ${r.digest.slice(0, 19)}): ${r.passed ? 'PASS' : 'FAIL'}`];
+  const lines: string[] = [`${escapeText(r.image)} (${r.kind} ${r.digest.slice(0, 19)}): ${r.passed ? 'PASS' : 'FAIL'}`];
   for (const p of r.platforms) {
     const c = p.counts;
     lines.push(`${p.platform}  ${p.passed ? 'PASS' : 'FAIL'}  ${c.error} error(s), ${c.warning} warning(s), ${c.info} info  [${p.checked.layers} layers, ${p.checked.sampled.length} ELF files sampled]`);
-    const rows = p.findings.map((f) => [f.severity, f.id, f.path ? `/${f.path}` : '-', `${f.message} (fix: ${f.hint})`]);
+    const rows = p.findings.map((f) => [f.severity, f.id, f.path ? escapeText(`/${f.path}`) : '-', escapeText(`${f.message} (fix: ${f.hint})`)]);
     const w = [0, 1, 2].map((i) => Math.max(0, ...rows.map((row) => row[i]!.length)));
     for (const row of rows) lines.push(`  ${row[0]!.padEnd(w[0]!)}  ${row[1]!.padEnd(w[1]!)}  ${row[2]!.padEnd(w[2]!)}  ${row[3]}`);
   }
-  for (const s of r.skipped) lines.push(`skipped ${s.platform ?? s.digest}: ${s.reason}`);
+  for (const s of r.skipped) lines.push(escapeText(`skipped ${s.platform ?? s.digest}: ${s.reason}`));
   return `${lines.join('\n')}\n`;
 }

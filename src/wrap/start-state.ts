@@ -10,7 +10,7 @@
 // (the resolved paths as written, one a line) and the dpkg hook when
 // /etc/dpkg/dpkg.cfg.d exists.
 import { posix } from 'node:path';
-import { FsView } from '../layer/fs-view.ts';
+import { ApplyError, FsView, type Applied } from '../layer/fs-view.ts';
 import { walkLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
 import type { LayerEntry } from '../layer/entry.ts';
 import type { Layer } from '../oci/model.ts';
@@ -57,19 +57,22 @@ async function readView(layers: Layer[]): Promise<FsView<Facts>> {
   let ids = 0;
   for (const [i, layer] of layers.entries()) {
     const label = `base layer ${i + 1}/${layers.length} ${layer.descriptor.digest.slice(0, 19)}`;
+    view.beginLayer(i);
     await walkLayer(await layer.open(), (e: WalkEntry): ContentSink | undefined => {
-      if (e.parentRef || e.path === '' || view.applyWhiteout(i, e.path)) return undefined;
-      const meta = { uid: e.uid, gid: e.gid, mtime: e.mtime };
-      if (e.kind === 'dir') { view.set(e.path, { kind: 'dir', mode: e.mode, size: 0, layer: i, content: { id: ++ids, ...meta } }); return undefined; }
-      if (e.kind === 'symlink') { view.set(e.path, { kind: 'symlink', mode: e.mode, size: 0, linkname: e.linkname ?? '', layer: i }); return undefined; }
-      if (e.kind === 'hardlink') {
-        const target = view.get(e.linkname ?? '');
-        if (target?.kind === 'file') view.set(e.path, { ...target, layer: i }); else view.shadow(e.path, i);
-        return undefined;
+      let applied: Applied<Facts>;
+      try {
+        applied = view.apply({ name: e.name, kind: e.kind, mode: e.mode, size: e.size, ...(e.linkname !== undefined ? { linkname: e.linkname } : {}) });
+      } catch (err) {
+        if (err instanceof ApplyError) throw new XbuildError('INVALID_IMAGE', `entry ${JSON.stringify(e.name.slice(0, 200))}: ${err.message}; container runtimes fail to unpack this layer`);
+        throw err;
       }
-      if (e.kind !== 'file') { view.shadow(e.path, i); return undefined; }
+      if (applied.kind !== 'node' || e.kind === 'hardlink') return undefined; // a hard link shares its target's facts
+      const meta = { uid: e.uid, gid: e.gid, mtime: e.mtime };
+      const node = applied.node;
+      if (node.kind === 'dir') { node.content = { id: ++ids, ...meta }; return undefined; }
+      if (node.kind !== 'file' || e.kind !== 'file') return undefined;
       const facts: Facts = { id: ++ids, ...meta, src: { layer: i, path: e.path } };
-      view.set(e.path, { kind: 'file', mode: e.mode, size: e.size, layer: i, content: facts });
+      node.content = facts;
       const parts: Buffer[] = []; let got = 0;
       const want = e.path === 'etc/shells' ? SHELLS_MAX : 20;
       return {
