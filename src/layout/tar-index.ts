@@ -6,6 +6,9 @@ import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { XbuildError } from '../errors.ts';
 
+/** Largest PAX / GNU long-name record read into memory (Go archive/tar maxSpecialFileSize). */
+export const MAX_SPECIAL_FILE_SIZE = 1024 * 1024;
+
 export interface TarMember { name: string; offset: number; size: number; type: 'file' | 'dir' | 'link' | 'other'; linkname?: string }
 
 function cstr(b: Buffer, start: number, len: number): string {
@@ -16,10 +19,11 @@ function cstr(b: Buffer, start: number, len: number): string {
 
 function num(b: Buffer, start: number, len: number): number {
   const f = b.subarray(start, start + len);
-  if (f[0]! & 0x80) { // base-256
-    let v = 0;
+  if (f[0]! & 0x80) { // base-256 (a negative or unsafe value is refused by the caller's bounds check)
+    if (f[0]! & 0x40) return -1;
+    let v = f[0]! & 0x3f;
     for (let i = 1; i < f.length; i++) v = v * 256 + f[i]!;
-    return v;
+    return Number.isSafeInteger(v) ? v : -1;
   }
   const t = cstr(b, start, len).trim();
   return t === '' ? 0 : parseInt(t, 8);
@@ -60,8 +64,13 @@ export async function indexTar(file: string): Promise<Map<string, TarMember>> {
       const size = num(h, 124, 12);
       const flag = String.fromCharCode(h[156]!);
       const dataOff = off + 512;
+      if (!(size >= 0) || dataOff + size > fileSize) {
+        throw new XbuildError('INVALID_IMAGE', `${file}: tar header at offset ${off} claims ${size < 0 ? 'an impossible size' : `${size} bytes`}, past the end of the ${fileSize}-byte file`);
+      }
       const next = dataOff + Math.ceil(size / 512) * 512;
       if (flag === 'L' || flag === 'x') {
+        // Go's archive/tar caps these at 1 MiB (maxSpecialFileSize)
+        if (size > MAX_SPECIAL_FILE_SIZE) throw new XbuildError('INVALID_IMAGE', `${file}: tar ${flag === 'x' ? 'PAX' : 'GNU long-name'} header at offset ${off} is ${size} bytes (at most ${MAX_SPECIAL_FILE_SIZE})`);
         const data = Buffer.alloc(size);
         await fh.read(data, 0, size, dataOff);
         if (flag === 'L') longName = cstr(data, 0, size); else pax = parsePax(data);
