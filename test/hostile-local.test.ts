@@ -22,10 +22,10 @@ test.after.always(async () => { await rm(tmp, { recursive: true, force: true });
 export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
 
 /** Run the bundled CLI with a hard timeout (a hang is a failure, not a stuck test). */
-export function xbuild(args: string[], timeoutMs = 60_000): Promise<CliResult> {
+export function xbuild(args: string[], timeoutMs = 60_000, nodeArgs: string[] = []): Promise<CliResult> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, ['bin/xbuild.mjs', ...args], { env: { ...process.env, HOME: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(process.execPath, [...nodeArgs, 'bin/xbuild.mjs', ...args], { env: { ...process.env, HOME: tmp }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = ''; let stderr = '';
     p.stdout.on('data', (c) => { stdout += c; });
     p.stderr.on('data', (c) => { stderr += c; });
@@ -169,4 +169,28 @@ test.serial('a FIFO as a blob in an oci: layout: refused at once (was a hang)', 
   const r = await xbuild(wrapArgs(`oci:${l.dir}`, dest));
   oneLine(t, r, /is not a regular file/);
   t.false((await readdir(tmp)).includes(dest.split('/').pop()!));
+});
+
+/** An index of `n` linux/arm/v7 entries, each with a config of about `mib` MiB (a long label). */
+async function bigConfigIndex(dir: string, n: number, mib: number) {
+  const base = await baseParts();
+  const l = await new LayoutBuilder(dir).init();
+  const entries = [];
+  for (let i = 0; i < n; i++) {
+    const config = { ...base.config, config: { Labels: { big: `${i}`.padEnd(Math.floor(mib * 2 ** 20), 'x') } } };
+    entries.push({ ...await l.image(base, config), platform: { os: 'linux', architecture: 'arm', variant: 'v7' } });
+  }
+  await l.tag(await l.index(entries));
+  return l;
+}
+
+test.serial('memory: an index whose children have 15 MiB configs is wrapped within a 160 MB heap; past 64 MiB of documents it is refused', async (t) => {
+  const ok = await bigConfigIndex(join(tmp, 'big3'), 3, 15);
+  const r = await xbuild(wrapArgs(`oci:${ok.dir}`), 120_000, ['--max-old-space-size=160']);
+  t.is(r.code, 0, r.stderr.slice(0, 2000));
+  t.is(r.signal, null);
+  await rm(ok.dir, { recursive: true, force: true });
+  const big = await bigConfigIndex(join(tmp, 'big5'), 5, 13.5);
+  oneLine(t, await xbuild(wrapArgs(`oci:${big.dir}`), 120_000, ['--max-old-space-size=160']), /entries total more than 67108864 bytes/);
+  await rm(big.dir, { recursive: true, force: true });
 });

@@ -56,6 +56,15 @@ function indexFromStore(store: BlobStore, raw: Buffer, digest: string, mediaType
   };
 }
 
+/**
+ * A layer of `store`. Built outside imageFromStore on purpose: a closure made
+ * there would keep that scope (the raw and parsed config) alive as long as
+ * any layer is referenced (a wrapped image keeps its base layers).
+ */
+function storeLayer(store: BlobStore, d: Descriptor, diffId: string): Layer {
+  return { descriptor: d, diffId, open: () => store.open(d), ...(store.source ? { source: store.source } : {}) };
+}
+
 function imageFromStore(store: BlobStore, raw: Buffer, digest: string, mediaType: string, m: ImageManifest, name: string): Image {
   const rawConfig = once(() => readSmallBlob(store, m.config, `config of ${name}`));
   const runnable = isRunnableManifest(m);
@@ -65,17 +74,12 @@ function imageFromStore(store: BlobStore, raw: Buffer, digest: string, mediaType
   });
   const layers = once(async (): Promise<Layer[]> => {
     // An artifact's blobs are carried byte for byte; it has no diff_ids.
-    if (!runnable) return m.layers.map((d) => ({ descriptor: d, diffId: '', open: () => store.open(d), ...(store.source ? { source: store.source } : {}) }));
+    if (!runnable) return m.layers.map((d) => storeLayer(store, d, ''));
     const cfg = await config();
     if (cfg.rootfs.diff_ids.length !== m.layers.length) {
       throw new XbuildError('INVALID_IMAGE', `${name}: manifest lists ${m.layers.length} layers but the config ${cfg.rootfs.diff_ids.length} diff_ids`);
     }
-    return m.layers.map((d, i) => ({
-      descriptor: d,
-      diffId: cfg.rootfs.diff_ids[i]!,
-      open: () => store.open(d),
-      ...(store.source ? { source: store.source } : {}),
-    }));
+    return m.layers.map((d, i) => storeLayer(store, d, cfg.rootfs.diff_ids[i]!));
   });
   return {
     kind: 'image', name,

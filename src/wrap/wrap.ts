@@ -61,14 +61,19 @@ export function historyCreatedBy(qemuArch: QemuArch, entries: LayerEntry[]): str
 }
 
 export async function wrapImage(base: ImageOrIndex, opts: WrapOptions): Promise<WrapResult> {
-  const ctx: Ctx = { opts, layers: new Map(), onProgress: opts.onProgress ?? noProgress };
+  const ctx: Ctx = { opts, heldBytes: 0, layers: new Map(), onProgress: opts.onProgress ?? noProgress };
   const result = base.kind === 'image' ? await wrapSingle(base, ctx) : await wrapIndex(base, ctx);
   await validateImageOrIndex(result.image).catch((e) => { throw wrapError('checking the wrapped image', e); });
   return result;
 }
 
+/** Cap on the manifest + config bytes of all entries of one index (held in memory until written). */
+export const MAX_INDEX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
 interface Ctx {
   opts: WrapOptions;
+  /** Manifest + config bytes of the index entries read so far. */
+  heldBytes: number;
   /** One built layer per (emulator, media type): arm v5/v6/v7 entries share it. */
   layers: Map<string, Promise<{ layer: Layer; spec: XbuildLayerSpec }>>;
   onProgress: OnProgress;
@@ -148,6 +153,13 @@ async function wrapIndex(base: Index, ctx: Ctx): Promise<WrapResult> {
 /** One index entry: kept as it is (not selected, or an artifact), or wrapped. */
 async function wrapEntry(base: Index, d: Descriptor, selected: boolean, ctx: Ctx): Promise<{ nd: Descriptor; img: ImageOrIndex; action: WrappedEntry['action'] }> {
   const child = await base.child(d);
+  // Every child's manifest and config stay until the result is written: cap their total.
+  ctx.heldBytes += (await child.rawManifest()).length + (child.kind === 'image' ? (await child.manifest()).config.size : 0);
+  if (ctx.heldBytes > MAX_INDEX_DOCUMENT_BYTES) {
+    throw new XbuildError('UNSUPPORTED', `${base.name}: the manifests and configs of its entries total more than ${MAX_INDEX_DOCUMENT_BYTES} bytes`, {
+      hint: 'wrap fewer platforms at once with --platform',
+    });
+  }
   // An OCI 1.1 artifact (SBOM, signature) under a platform is carried byte for byte, never parsed as an image.
   if (!selected || (child.kind === 'image' && !isRunnableManifest(await child.manifest()))) return { nd: d, img: child, action: 'kept' };
   const plat = formatPlatform(d.platform!);
@@ -199,7 +211,7 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx,
   const { layer, spec } = await built;
   const baseLayers = await base.layers();
 
-  const rawCfg = JSON.parse((await base.rawConfig()).toString('utf8')) as ImageConfig;
+  const rawCfg = cfg; // parsed once, at the boundary, with every field kept
   const created = new Date((ctx.opts.sourceDateEpoch ?? 0) * 1000).toISOString().replace('.000Z', 'Z');
   const newCfg: ImageConfig = {
     ...rawCfg,
@@ -221,7 +233,8 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx,
     kind: 'image', name: `${base.name} + xbuild`,
     manifest: async () => manifest, rawManifest: async () => rawManifest,
     mediaType: async () => mediaType, digest: async () => sha256Digest(rawManifest),
-    config: async () => newCfg, rawConfig: async () => rawConfig,
+    // parsed again on demand: an index's wrapped children keep only their raw bytes
+    config: async () => JSON.parse(rawConfig.toString('utf8')) as ImageConfig, rawConfig: async () => rawConfig,
     layers: async () => layers,
   };
 }
