@@ -43,6 +43,14 @@ interface WrapFlags {
   insecureRegistry: string[];
   quiet?: boolean;
   json?: boolean;
+  timeout?: string;
+}
+
+/** Seconds from a flag or environment variable (positive number) -> ms. */
+function secondsOption(name: string, text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) <= 0) throw new XbuildError('USAGE', `${name}="${text}" is not a positive number of seconds`);
+  return Number(text) * 1000;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -57,6 +65,7 @@ export function registerWrap(program: Command, ctx: CliContext): void {
     .option('--insecure-registry <host>', 'speak plain HTTP to this registry host[:port] (repeatable)', collect, [])
     .addOption(new Option('-q, --quiet', 'no progress output'))
     .option('--json', 'print the resulting references and digests as JSON on stdout')
+    .option('--timeout <seconds>', 'give up when the whole command takes longer (default: no limit; per blob: XBUILD_BLOB_TIMEOUT, default 1800; no data: XBUILD_STALL_TIMEOUT, default 60)')
     .addHelpText('after', HELP_AFTER)
     .action(async (image: string, flags: WrapFlags) => {
       const req = wrapRequest(image, flags, ctx);
@@ -92,6 +101,11 @@ export function wrapRequest(image: string, flags: WrapFlags, ctx: Pick<CliContex
     insecureRegistries: flags.insecureRegistry,
     ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
     hostArch: ociArchFromNode(process.arch),
+    timeouts: {
+      commandMs: secondsOption('--timeout', flags.timeout),
+      blobMs: secondsOption('XBUILD_BLOB_TIMEOUT', ctx.env.XBUILD_BLOB_TIMEOUT),
+      stallMs: secondsOption('XBUILD_STALL_TIMEOUT', ctx.env.XBUILD_STALL_TIMEOUT),
+    },
     xbuildVersion: XBUILD_VERSION,
   };
 }

@@ -54,7 +54,16 @@ export interface RegistryClientOptions {
   idleTimeoutMs?: number;
   /** TCP connect timeout. Default 15 s. */
   connectTimeoutMs?: number;
+  /** A blob read that receives nothing for this long fails with "the registry stopped sending" (then retried). Default 60 s. */
+  stallTimeoutMs?: number;
+  /** Total time one blob download may take, retries and resumes included. Default 30 min. */
+  blobDeadlineMs?: number;
 }
+
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
+export const DEFAULT_BLOB_DEADLINE_MS = 30 * 60_000;
+/** When Range is ignored, a blob is re-read from byte 0 only while the bytes moved stay under this many times its size. */
+const IGNORED_RANGE_MAX_FACTOR = 3;
 
 interface Endpoint { origin: string; insecureTls: boolean }
 
@@ -89,7 +98,9 @@ export class RegistryClient {
     this.insecure = new Set((opts.insecureRegistries ?? []).map((h) => h.toLowerCase()));
     this.monolithicMax = opts.monolithicMaxBytes ?? 32 * 1024 * 1024;
     this.chunkBytes = opts.chunkBytes ?? 8 * 1024 * 1024;
-    this.transport = new Transport({ userAgent: opts.userAgent ?? `xbuild/${XBUILD_VERSION}`, lookup: opts.lookup, idleTimeoutMs: opts.idleTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs });
+    this.transport = new Transport({ userAgent: opts.userAgent ?? `xbuild/${XBUILD_VERSION}`, lookup: opts.lookup, // a shorter stall limit also bounds the wait for response headers (the body's own stall check,
+      // which names the problem, runs first: the socket's limit is twice as long)
+      idleTimeoutMs: opts.idleTimeoutMs ?? (opts.stallTimeoutMs !== undefined && opts.stallTimeoutMs < 60_000 ? 2 * opts.stallTimeoutMs : undefined), connectTimeoutMs: opts.connectTimeoutMs });
     this.auth = new Authenticator({ env: opts.env, transport: this.transport, insecureTls: (h) => this.isInsecure(h) });
   }
 
@@ -301,10 +312,11 @@ export class RegistryClient {
     digestHex(digest);
     const spec: RequestSpec = { what: `checking blob ${digest} in ${repo.registry}/${repo.repository}`, method: 'HEAD', path: blobPath(repo, digest), scopes: [pullScope(repo.repository)] };
     return this.retrying(async () => {
-      // Some registries redirect HEAD to their storage: a redirect means the blob exists.
-      const res = await this.call(repo.registry, spec, (s) => (s >= 200 && s < 400) || s === 404);
+      // A 3xx answer proves nothing (a misbehaving registry, a login page): only 200 counts as
+      // present; anything else in 3xx is treated as absent, so the blob is uploaded.
+      const res = await this.call(repo.registry, spec, (s) => s === 200 || (s >= 300 && s < 400) || s === 404);
       drain(res);
-      return res.status !== 404;
+      return res.status === 200;
     });
   }
 
@@ -317,10 +329,14 @@ export class RegistryClient {
     digestHex(desc.digest);
     const label = `blob ${desc.digest} of ${repo.registry}/${repo.repository}`;
     const what = `pulling ${label}`;
+    const deadline = Date.now() + (this.opts.blobDeadlineMs ?? DEFAULT_BLOB_DEADLINE_MS);
     const first = await this.retrying(() => this.openBlob(repo, desc, 0, what));
-    const chunks = this.blobChunks(repo, desc, first, what);
+    // A consumer that gives up (destroys the stream) cancels the reader: no more retries, no more requests.
+    const cancel = new AbortController();
+    const chunks = this.blobChunks(repo, desc, first, what, deadline, cancel.signal);
     const src = Readable.from(chunks, { objectMode: false });
     const out = verifyingStream(desc, label);
+    out.on('close', () => cancel.abort());
     pipeline(src, out, () => { /* errors reach the consumer through `out` */ });
     return out;
   }
@@ -341,35 +357,49 @@ export class RegistryClient {
     throw new XbuildError('REGISTRY', `${what}: too many redirects`);
   }
 
-  private async *blobChunks(repo: RepositoryName, desc: Descriptor, first: HttpResponse, what: string): AsyncGenerator<Buffer> {
+  private async *blobChunks(repo: RepositoryName, desc: Descriptor, first: HttpResponse, what: string, deadline: number, cancelled: AbortSignal): AsyncGenerator<Buffer> {
     let res: HttpResponse | undefined = first;
     let offset = 0;
+    let moved = 0; // bytes received, skipped ones included
     let failures = 0;
     let lastReport = 0;
     const id = desc.digest;
     const labelShort = desc.digest.slice(7, 19);
+    const stallMs = this.opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    const onCancel = () => res?.body.destroy();
+    cancelled.addEventListener('abort', onCancel);
     try {
       for (;;) {
         let skip = 0;
         try {
           if (!res) res = await this.openBlob(repo, desc, offset, what);
           // 200 to a Range request: the registry ignored it; skip what we have.
-          if (offset > 0 && res.status === 200) skip = offset;
+          const rangeIgnored = offset > 0 && res.status === 200;
+          if (rangeIgnored) skip = offset;
           else if (offset > 0 && res.status === 206) {
             const cr = String(res.headers['content-range'] ?? '');
             const start = /^bytes (\d+)-/.exec(cr)?.[1];
             if (start !== undefined && Number(start) !== offset) throw new XbuildError('REGISTRY', `${what}: asked for bytes from ${offset}, got "${cr}"`);
           }
-          // A connection that delivered a good part of the blob earns a fresh retry budget.
+          // A connection that delivered a good part of the blob earns a fresh retry budget,
+          // unless it had to re-send what we already had (no Range): that would be quadratic.
           const progressAt = offset;
-          for await (const c of res.body) {
-            let b = c as Buffer;
+          const body = res.body;
+          const it = body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+          for (;;) {
+            const c = await nextWithin(it, body, Math.min(stallMs, Math.max(0, deadline - Date.now())), () => new XbuildError('NETWORK',
+              Date.now() >= deadline ? `${what}: not complete when its deadline passed (${offset} of ${desc.size} bytes)`
+                : `${what}: the registry stopped sending (nothing for ${Math.round(stallMs / 1000)} s after ${offset} of ${desc.size} bytes)`,
+              { retryable: true }));
+            if (c === undefined) break;
+            let b = c;
+            moved += b.length;
             if (skip > 0) {
               if (b.length <= skip) { skip -= b.length; continue; }
               b = b.subarray(skip); skip = 0;
             }
             offset += b.length;
-            if (offset - progressAt >= PROGRESS_RESETS_RETRIES_BYTES) failures = 0;
+            if (!rangeIgnored && offset - progressAt >= PROGRESS_RESETS_RETRIES_BYTES) failures = 0;
             if (offset - lastReport >= 256 * 1024 || offset === desc.size) {
               lastReport = offset;
               this.onProgress({ kind: 'bytes', id, label: labelShort, done: offset, total: desc.size });
@@ -381,17 +411,24 @@ export class RegistryClient {
         } catch (err) {
           res?.body.destroy();
           res = undefined;
+          if (cancelled.aborted) return; // the consumer gave up: its error is the one reported
           const x = err instanceof XbuildError ? err
             : networkError(what, 'GET', new URL(blobPath(repo, desc.digest), (await this.endpoint(repo.registry)).origin), repo.registry, err);
           if (!x.retryable) throw x;
           failures++;
           if (failures >= this.retry.attempts) throw gaveUp(x, failures);
-          const delay = backoffMs(failures, this.retry, x);
+          if (Date.now() >= deadline) throw gaveUp(x, failures, `the deadline for one blob (${Math.round((this.opts.blobDeadlineMs ?? DEFAULT_BLOB_DEADLINE_MS) / 1000)} s) passed`);
+          if (moved > IGNORED_RANGE_MAX_FACTOR * desc.size + PROGRESS_RESETS_RETRIES_BYTES) {
+            throw gaveUp(x, failures, `the registry ignores Range requests, and ${moved} bytes were moved for a ${desc.size}-byte blob`);
+          }
+          const delay = Math.min(backoffMs(failures, this.retry, x), Math.max(0, deadline - Date.now()));
           this.logRetry(x, failures, delay);
-          await sleep(delay);
+          await sleep(delay, cancelled);
+          if (cancelled.aborted) return;
         }
       }
     } finally {
+      cancelled.removeEventListener('abort', onCancel);
       res?.body.destroy();
     }
   }
@@ -566,4 +603,20 @@ function manifestMediaType(contentType: string | undefined, body: Buffer): strin
     if (j.config) return MEDIA_TYPES.ociManifest;
   } catch { /* not JSON: report the header */ }
   return ct || 'application/octet-stream';
+}
+
+/** The next chunk of `body` (undefined at its end), or `onTimeout()` thrown after `ms` without data. */
+async function nextWithin(it: AsyncIterator<Buffer>, body: Readable, ms: number, onTimeout: () => Error): Promise<Buffer | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const next = it.next();
+  next.catch(() => { /* after a timeout the destroyed body rejects here; the timeout is what is reported */ });
+  try {
+    const r = await Promise.race([
+      next,
+      new Promise<never>((_, rej) => { timer = setTimeout(() => { const e = onTimeout(); body.destroy(); rej(e); }, ms); }),
+    ]);
+    return r.done ? undefined : r.value;
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -14,7 +14,13 @@ export const DEFAULT_RETRY: RetryOptions = { attempts: 5, baseDelayMs: 250, maxD
 /** Retry-After values above this are not waited for: the operation fails at once and says how long to wait. */
 const RETRY_AFTER_CAP_MS = 60_000;
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Wait `ms`; an abort ends the wait at once (the caller checks the signal). */
+export const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((r) => {
+  if (signal?.aborted) { r(); return; }
+  const t = setTimeout(() => { signal?.removeEventListener('abort', done); r(); }, ms);
+  const done = () => { clearTimeout(t); r(); };
+  signal?.addEventListener('abort', done, { once: true });
+});
 
 export function backoffMs(attempt: number, o: RetryOptions, err?: unknown): number {
   const ra = err instanceof RegistryError ? err.retryAfterMs : undefined;

@@ -7,6 +7,7 @@ import type { OnProgress } from '../progress.ts';
 import { collectImageView } from './collect.ts';
 import type { Finding } from './findings.ts';
 import { checkView, type Checked, type RuleOptions } from './rules.ts';
+import { isRunnableManifest } from '../oci/manifest.ts';
 
 export const VERIFY_SCHEMA_VERSION = 1;
 
@@ -94,6 +95,7 @@ export async function verifyIndex(index: Index, opts: VerifyOptions = {}): Promi
       throw wrapError(`opening ${index.name} entry ${p ?? d.digest}`, err);
     }
     if (child.kind === 'index') { skipped.push({ digest: d.digest, platform: p, reason: 'nested index' }); continue; }
+    if (!isRunnableManifest(await child.manifest())) { skipped.push({ digest: d.digest, platform: p, reason: 'artifact, not an image' }); continue; }
     try {
       platforms.push(await verifyImage(child, { ...opts, platform: undefined }));
     } catch (err) {

@@ -31,6 +31,8 @@ export interface WrapRequest {
   sourceDateEpoch?: number;
   hostArch?: string;
   xbuildVersion: string;
+  /** Deadlines: the whole command, one blob download, and silence on a connection. */
+  timeouts?: { commandMs?: number; blobMs?: number; stallMs?: number };
 }
 
 export interface WrapDeps {
@@ -69,12 +71,23 @@ export async function runWrap(req: WrapRequest, deps: WrapDeps, onProgress: OnPr
   const outs = resolveOutputs(req.tags, req.output);
   const baseName = formatReference(baseRef);
   const mountedFrom = new Map<string, string>();
-  const clientOpts = { ...deps.registry, env: req.env, insecureRegistries: req.insecureRegistries };
+  const t = req.timeouts ?? {};
+  const clientOpts = {
+    ...deps.registry, env: req.env, insecureRegistries: req.insecureRegistries,
+    ...(t.blobMs !== undefined ? { blobDeadlineMs: t.blobMs } : {}), ...(t.stallMs !== undefined ? { stallTimeoutMs: t.stallMs } : {}),
+  };
   const pullClient = new RegistryClient({ ...clientOpts, onProgress: worded(onProgress, 'Downloading', mountedFrom) });
   const pushClient = new RegistryClient({ ...clientOpts, onProgress: worded(onProgress, 'Pushing', mountedFrom) });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return await wrapWith(req, deps, baseRef, outs, baseName, pullClient, pushClient, mountedFrom, onProgress);
+    const work = wrapWith(req, deps, baseRef, outs, baseName, pullClient, pushClient, mountedFrom, onProgress);
+    if (t.commandMs === undefined) return await work;
+    work.catch(() => { /* after the deadline the command has already failed */ });
+    return await Promise.race([work, new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new XbuildError('NETWORK', `wrapping ${baseName}: not done within the --timeout of ${t.commandMs! / 1000} s`)), t.commandMs);
+    })]);
   } finally {
+    clearTimeout(timer);
     pullClient.close(); pushClient.close();
   }
 }

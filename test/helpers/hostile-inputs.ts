@@ -31,8 +31,8 @@ export interface BaseParts {
 }
 
 /** The valid starting point: one layer holding /etc/os-release, config linux/arm/v7. */
-export async function baseParts(platform: { architecture: string; variant?: string } = { architecture: 'arm', variant: 'v7' }): Promise<BaseParts> {
-  const layerTar = await tarOf({ 'etc/os-release': 'ID=hostile\n' });
+export async function baseParts(platform: { architecture: string; variant?: string } = { architecture: 'arm', variant: 'v7' }, files: Record<string, string | Buffer> = {}): Promise<BaseParts> {
+  const layerTar = await tarOf({ 'etc/os-release': 'ID=hostile\n', ...files });
   const layerGz = gzipSync(layerTar, { level: 9 });
   const config = {
     architecture: platform.architecture, os: 'linux', ...(platform.variant ? { variant: platform.variant } : {}),
