@@ -100,7 +100,7 @@ test.serial('a consumer that gives up cancels the other blob streams: no retries
   assertOneLine(t, r, /content is sha256:|DIGEST|expected sha256/);
   const after = r.stderr.slice(r.stderr.indexOf('xbuild:'));
   t.notRegex(after, /retrying/);
-  t.true(r.ms < 8_000, `took ${r.ms} ms`);
+  t.true(r.ms < 15_000, `took ${r.ms} ms`); // before: no exit within 90 s
 });
 
 test.serial('a 3xx answer to a blob HEAD is not "Layer already exists": the blob is uploaded and the push succeeds', async (t) => {

@@ -14,7 +14,7 @@ import { parseConfig } from '../oci/manifest.ts';
 import { parseArchiveManifest, type ArchiveManifestEntry } from '../oci/schema.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
-import { readAll, sha256Digest, verifying } from './blob.ts';
+import { readAll, sha256Digest, verifying } from '../oci/digest.ts';
 import { formatReference, parseRegistryReference } from '../oci/reference.ts';
 import { indexTar, resolveMember, type TarMember } from './tar-index.ts';
 

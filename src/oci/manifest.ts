@@ -3,7 +3,7 @@
 import type { Descriptor, Image, ImageConfig, ImageIndex, ImageManifest, Index, ImageOrIndex } from './model.ts';
 import { XbuildError } from '../errors.ts';
 import { DOCKER_CONFIG, isImageManifestMediaType, isIndexMediaType, OCI_IMAGE_CONFIG, OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from './media-types.ts';
-import { isSha256Digest, sha256Digest } from '../layout/blob.ts';
+import { isSha256Digest, sha256Digest } from './digest.ts';
 import { checkConfigTypes, checkPlatformObject, isObject, optString, optStringArray, optStringMap } from './schema.ts';
 
 function invalid(what: string, msg: string): XbuildError {

@@ -3,11 +3,11 @@
 // manifests by digest; the root manifest (the tag) only after all of them
 // were confirmed. If anything fails, the tag was never written.
 import type { ImageOrIndex } from '../oci/model.ts';
-import type { RegistryClient } from '../registry/client.ts';
+import type { RegistryClient } from './client.ts';
 import type { RegistryReference } from '../oci/reference.ts';
-import { collectBlobs } from '../layout/walk.ts';
+import { collectBlobs } from '../oci/walk.ts';
 import type { Readable } from 'node:stream';
-import { readAll } from '../layout/blob.ts';
+import { readAll } from '../oci/digest.ts';
 import { XbuildError } from '../errors.ts';
 
 export const PUSH_CONCURRENCY = 3;
