@@ -134,3 +134,11 @@ test.serial('no credential material in errors: a malformed config.json names fil
   assertOneLine(t, r2, /credential helper docker-credential-leaky failed/);
   t.notRegex(r2.stderr, /s3cr3t/);
 });
+
+test.serial('a huge manifest (64 MiB) is refused by its size cap: one line, exit 2, without retrying the download', async (t) => {
+  proxy.addFault({ method: 'GET', path: /\/manifests\/1$/, kind: 'huge', bytes: 64 * 2 ** 20, times: Infinity });
+  const r = await xbuild(['wrap', `${proxy.host}/h/small:1`, '--qemu-dir', qemu, '--output', `type=oci,dest=${out()}`]);
+  assertOneLine(t, r, /larger than \d+ bytes/);
+  const gets = proxy.requests.filter((q) => q.method === 'GET' && /\/manifests\//.test(q.path));
+  t.is(gets.length, 1, JSON.stringify(gets));
+});
