@@ -127,9 +127,9 @@ test.serial('an index holding an OCI 1.1 artifact (SBOM, empty config) under a p
   t.is(rep.platforms[1].digest, sbom.digest);
   const blob = await readFile(join(dest, 'blobs', 'sha256', sbom.digest.slice(7)));
   t.is(`sha256:${createHash('sha256').update(blob).digest('hex')}`, sbom.digest);
-  // verify skips the artifact instead of failing on its config (the stand-in emulator gives findings: exit 1)
+  // verify skips the artifact instead of failing on its config (exit 0 passes, 1 findings: either way it ran)
   const v = await xbuild(['verify', `oci:${dest}`, '--json']);
-  t.is(v.code, 1, v.stderr);
+  t.true(v.code === 0 || v.code === 1, v.stderr);
   t.true(JSON.parse(v.stdout).skipped.some((s: { reason: string }) => /artifact/.test(s.reason)));
 });
 

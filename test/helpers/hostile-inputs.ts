@@ -7,7 +7,10 @@ import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import tar from 'tar-stream';
+import { NT_XBUILD_EXECVE, XBUILD_NOTE_NAME } from '../../src/contract/in-image.ts';
 
 export const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
@@ -116,11 +119,22 @@ export function tarWithHugeHeader(kind: 'pax' | 'gnu-long-name' | 'base256', cla
   return Buffer.concat([h, Buffer.alloc(1536, 0x61)]);
 }
 
-/** --qemu-dir stand-in: any x86_64 ELF passes the emulator check; wrap never runs it beyond --version. */
+/**
+ * --qemu-dir stand-in: a tiny static x86_64 program carrying xbuild's
+ * execve-emulator note (what wrap's emulator check asks for); it only exits 0,
+ * which is all wrap does with it (`--version`). Built with gcc, as the shim is.
+ */
 export async function standInQemuDir(dir: string): Promise<string> {
   await mkdir(dir, { recursive: true });
+  const src = join(dir, 'stand-in.c');
+  await writeFile(src, `__asm__(".pushsection .note.xbuild,\\"a\\",@note\\n.balign 4\\n.long 2f - 1f\\n.long 4f - 3f\\n.long ${NT_XBUILD_EXECVE}\\n"
+  "1: .asciz \\"${XBUILD_NOTE_NAME}\\"\\n2: .balign 4\\n3: .ascii \\"hostile stand-in\\"\\n4: .balign 4\\n.popsection\\n");
+void _start(void) { __asm__ volatile("mov $60, %eax\\n xor %edi, %edi\\n syscall"); }
+`);
+  const bin = join(dir, 'stand-in');
+  await promisify(execFile)('gcc', ['-static', '-nostdlib', '-O2', '-o', bin, src]);
   for (const a of ['arm', 'aarch64']) {
-    await copyFile('/bin/true', join(dir, `qemu-${a}-static`));
+    await copyFile(bin, join(dir, `qemu-${a}-static`));
     await chmod(join(dir, `qemu-${a}-static`), 0o755);
   }
   return dir;
