@@ -15,7 +15,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { xbuildBin, type CliResult } from './helpers/hostile-cli.ts';
+import { REAL_CACHE, xbuildBin, type CliResult } from './helpers/hostile-cli.ts';
 import { baseParts, LayoutBuilder, standInQemuDir, writeDockerArchive, type BaseParts } from './helpers/hostile-inputs.ts';
 
 const RUNS = Number(process.env.HOSTILE_FUZZ_RUNS ?? 5);
@@ -104,7 +104,7 @@ test(`fuzz (seed ${SEED}, ${RUNS} runs): wrap and verify give exit 0/1 or one li
   await fc.assert(fc.asyncProperty(caseArb, async (c) => {
     const src = await generate(c);
     const dest = join(tmp, `out${n}`);
-    const w = await xbuildBin(['wrap', src, '--qemu-dir', qemu, '--output', `type=oci,dest=${dest}`, '-q'], { env: { HOME: tmp }, nodeArgs: heap, timeoutMs: 60_000 });
+    const w = await xbuildBin(['wrap', src, '--qemu-dir', qemu, '--output', `type=oci,dest=${dest}`, '-q'], { env: { HOME: tmp, XBUILD_CACHE_DIR: REAL_CACHE }, nodeArgs: heap, timeoutMs: 60_000 });
     const bad = check(w, [0, 2], `wrap ${JSON.stringify(c).slice(0, 300)}`);
     if (bad) throw new Error(bad);
     if (w.code === 0) {
@@ -113,7 +113,7 @@ test(`fuzz (seed ${SEED}, ${RUNS} runs): wrap and verify give exit 0/1 or one li
         throw new Error(`wrap exit 0 but skopeo refuses the result (${JSON.stringify(c).slice(0, 300)}): ${e.stderr ?? e.message}`);
       });
     }
-    const v = await xbuildBin(['verify', src], { env: { HOME: tmp }, nodeArgs: heap, timeoutMs: 60_000 });
+    const v = await xbuildBin(['verify', src], { env: { HOME: tmp, XBUILD_CACHE_DIR: REAL_CACHE }, nodeArgs: heap, timeoutMs: 60_000 });
     const badV = check(v, [0, 1, 2], `verify ${JSON.stringify(c).slice(0, 300)}`);
     if (badV) throw new Error(badV);
   }), { seed: SEED, numRuns: RUNS, endOnFailure: true });

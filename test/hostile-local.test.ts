@@ -8,7 +8,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertOneLine, xbuildBin } from './helpers/hostile-cli.ts';
+import { assertOneLine, REAL_CACHE, xbuildBin } from './helpers/hostile-cli.ts';
 import { baseParts, LayoutBuilder, sbomArtifact, standInQemuDir, tarWithHugeHeader, writeDockerArchive } from './helpers/hostile-inputs.ts';
 
 let tmp: string;
@@ -19,7 +19,7 @@ test.before(async () => {
 });
 test.after.always(async () => { await rm(tmp, { recursive: true, force: true }); });
 
-const xbuild = (args: string[], timeoutMs = 60_000, nodeArgs: string[] = []) => xbuildBin(args, { env: { HOME: tmp }, timeoutMs, nodeArgs });
+const xbuild = (args: string[], timeoutMs = 60_000, nodeArgs: string[] = []) => xbuildBin(args, { env: { HOME: tmp, XBUILD_CACHE_DIR: REAL_CACHE }, timeoutMs, nodeArgs });
 const oneLine = assertOneLine;
 
 let n = 0;

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRegistry, type TestRegistry } from './helpers/registry.ts';
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy.ts';
-import { assertOneLine, xbuildBin } from './helpers/hostile-cli.ts';
+import { assertOneLine, REAL_CACHE, xbuildBin } from './helpers/hostile-cli.ts';
 import { baseParts, LayoutBuilder, sha, standInQemuDir, type BaseParts } from './helpers/hostile-inputs.ts';
 import { run } from './helpers/small-images.ts';
 
@@ -58,7 +58,7 @@ test.afterEach.always(() => { proxy.clearFaults(); proxy.requests.length = 0; })
 
 let n = 0;
 const out = () => join(tmp, `out${++n}`);
-const xbuild = (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 90_000) => xbuildBin(args, { env: { HOME: tmp, ...env }, timeoutMs });
+const xbuild = (args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 90_000) => xbuildBin(args, { env: { HOME: tmp, XBUILD_CACHE_DIR: REAL_CACHE, ...env }, timeoutMs });
 const layerPath = (p: BaseParts) => new RegExp(`/blobs/${sha(p.layerGz)}$`);
 
 test.serial('a blob that stalls after 1000 bytes: "the registry stopped sending", exit 2 within seconds (was 5 x 120 s and ECONNRESET aborted)', async (t) => {

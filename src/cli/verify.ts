@@ -20,7 +20,7 @@ export interface VerifyCliOptions {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-// Owner: issue 5. Exit codes: 0 passes, 1 error findings, 2 could not run.
+// Exit codes: 0 passes, 1 error findings, 2 could not run.
 export function registerVerify(program: Command, ctx: CliContext): void {
   program.command('verify <image>')
     .description('check an image without running it: emulator, shims, cross-build mode, platform (exit 0 passes, 1 findings, 2 could not run)')

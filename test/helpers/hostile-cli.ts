@@ -1,6 +1,10 @@
 // Runs the built bundle (bin/xbuild.mjs) with a hard timeout, for the issue-18
 // tests: a hang is a failure, not a stuck test; the signal is reported.
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+
+/** The user's xbuild cache (the shim `xbuild qemu build` left there): tests give the CLI a temp HOME but this cache. */
+export const REAL_CACHE = process.env.XBUILD_CACHE_DIR ?? join(process.env.HOME ?? '/root', '.cache', 'xbuild');
 
 export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; ms: number }
 
