@@ -48,6 +48,14 @@ interface WrapFlags {
   quiet?: boolean;
   json?: boolean;
   start?: boolean;
+  timeout?: string;
+}
+
+/** Seconds from a flag or environment variable (positive number) -> ms. */
+function secondsOption(name: string, text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) <= 0) throw new XbuildError('USAGE', `${name}="${text}" is not a positive number of seconds`);
+  return Number(text) * 1000;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -63,6 +71,7 @@ export function registerWrap(program: Command, ctx: CliContext): void {
     .addOption(new Option('-q, --quiet', 'no progress output'))
     .option('--json', 'print the resulting references and digests as JSON on stdout')
     .option('--start', 'leave the image in cross-build mode (as RUN ["cross-build-start"] would): a Dockerfile needs no xbuild line; run `xbuild unwrap` on the result')
+    .option('--timeout <seconds>', 'give up when the whole command takes longer (default: no limit; per blob: XBUILD_BLOB_TIMEOUT, default 1800; no data: XBUILD_STALL_TIMEOUT, default 60)')
     .addHelpText('after', HELP_AFTER + FORMATS_HELP)
     .action(async (image: string, flags: WrapFlags) => {
       const req = wrapRequest(image, flags, ctx);
@@ -100,6 +109,11 @@ export function wrapRequest(image: string, flags: WrapFlags, ctx: Pick<CliContex
     insecureRegistries: flags.insecureRegistry,
     ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
     hostArch: ociArchFromNode(process.arch),
+    timeouts: {
+      commandMs: secondsOption('--timeout', flags.timeout),
+      blobMs: secondsOption('XBUILD_BLOB_TIMEOUT', ctx.env.XBUILD_BLOB_TIMEOUT),
+      stallMs: secondsOption('XBUILD_STALL_TIMEOUT', ctx.env.XBUILD_STALL_TIMEOUT),
+    },
     xbuildVersion: XBUILD_VERSION,
     ...(flags.start ? { start: true } : {}),
   };

@@ -13,13 +13,13 @@ import {
   DOCKER_CONFIG, DOCKER_LAYER_TAR, DOCKER_LAYER_TAR_GZIP, DOCKER_MANIFEST_V2, OCI_IMAGE_CONFIG, OCI_IMAGE_MANIFEST, OCI_LAYER_TAR, OCI_LAYER_TAR_GZIP, OCI_LAYER_TAR_ZSTD,
 } from '../oci/media-types.ts';
 import { parseConfig } from '../oci/manifest.ts';
+import { parseArchiveManifest, type ArchiveManifestEntry } from '../oci/schema.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import { readAll, sha256Digest, verifying } from '../oci/digest.ts';
 import { formatReference, parseRegistryReference } from '../oci/reference.ts';
 import { indexTar, resolveMember, type TarMember } from './tar-index.ts';
 
-interface ArchiveManifestEntry { Config: string; RepoTags?: string[] | null; Layers: string[] }
 
 function rangeStream(file: string, m: TarMember): Readable {
   return m.size === 0 ? Readable.from([]) : createReadStream(file, { start: m.offset, end: m.offset + m.size - 1 });
@@ -42,11 +42,7 @@ export async function readDockerArchive(file: string, ref?: string): Promise<Ima
   const members = await indexTar(file);
   const mm = resolveMember(members, 'manifest.json');
   if (!mm) throw new XbuildError('INVALID_IMAGE', `${file} is not a docker-archive (no manifest.json)`, { hint: 'docker-archive:FILE names a tarball written by `docker save`' });
-  let entries: ArchiveManifestEntry[];
-  try { entries = JSON.parse((await readAll(rangeStream(file, mm))).toString('utf8')) as ArchiveManifestEntry[]; } catch {
-    throw new XbuildError('INVALID_IMAGE', `${file}: manifest.json is not valid JSON`);
-  }
-  if (!Array.isArray(entries) || entries.length === 0) throw new XbuildError('INVALID_IMAGE', `${file}: manifest.json lists no image`);
+  const entries = parseArchiveManifest(await readAll(rangeStream(file, mm)), `${file}: manifest.json`);
   let entry: ArchiveManifestEntry | undefined;
   if (ref) {
     const want = canonicalTag(ref);

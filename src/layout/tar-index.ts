@@ -49,6 +49,9 @@ export async function indexTar(file: string): Promise<Map<string, TarMember>> {
       const paxSize = pax.get('size');
       if (paxSize) size = Number(paxSize);
       const dataSize = headerOnly ? 0 : size;
+      if (!Number.isSafeInteger(dataSize) || dataSize < 0 || dataOff + dataSize > fileSize) {
+        throw new XbuildError('INVALID_IMAGE', `${file}: tar header at offset ${off} claims ${dataSize} bytes, past the end of the ${fileSize}-byte file`);
+      }
       const next = dataOff + Math.ceil(dataSize / BLOCK) * BLOCK;
       const linkname = pax.get('linkpath') || hdr.linkname;
       name = Buffer.from(name, 'latin1').toString('utf8');

@@ -11,7 +11,7 @@ import { XBUILD_VERSION } from '../version.ts';
 import { Authenticator, parseChallenge } from './auth.ts';
 import type { Env } from './credentials.ts';
 import { RegistryError, httpError, isCertificateError, networkError } from './errors.ts';
-import { DEFAULT_RETRY, RetryBudget, withRetry, type RetryOptions } from './retry.ts';
+import { DEFAULT_RETRY, RetryBudget, withRetry, type BudgetLimits, type RetryOptions } from './retry.ts';
 import { trustedCertificates } from './trust.ts';
 import { Transport, readBody, drain, isLoopbackHost, hostOf, type HttpResponse } from './transport.ts';
 
@@ -35,7 +35,14 @@ export interface RegistryClientOptions {
   idleTimeoutMs?: number;
   /** TCP connect timeout. Default 15 s. */
   connectTimeoutMs?: number;
+  /** A blob read that receives nothing for this long fails with "the registry stopped sending" (then retried). Default 60 s. */
+  stallTimeoutMs?: number;
+  /** Total time one blob download may take, retries and resumes included. Default 30 min. */
+  blobDeadlineMs?: number;
 }
+
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
+export const DEFAULT_BLOB_DEADLINE_MS = 30 * 60_000;
 
 interface Endpoint { origin: string; insecureTls: boolean }
 
@@ -61,13 +68,22 @@ export class RegistrySession {
   private readonly insecure: Set<string>;
   readonly retry: RetryOptions;
   readonly onProgress: OnProgress;
+  readonly stallTimeoutMs: number;
+  readonly blobDeadlineMs: number;
 
   constructor(opts: RegistryClientOptions) {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.onProgress = opts.onProgress ?? noProgress;
     this.insecure = new Set((opts.insecureRegistries ?? []).map((h) => h.toLowerCase()));
-    this.transport = new Transport({ userAgent: opts.userAgent ?? `xbuild/${XBUILD_VERSION}`, lookup: opts.lookup, idleTimeoutMs: opts.idleTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs,
-      ca: () => trustedCertificates(opts.env).ca });
+    this.stallTimeoutMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    this.blobDeadlineMs = opts.blobDeadlineMs ?? DEFAULT_BLOB_DEADLINE_MS;
+    this.transport = new Transport({
+      userAgent: opts.userAgent ?? `xbuild/${XBUILD_VERSION}`, lookup: opts.lookup, connectTimeoutMs: opts.connectTimeoutMs,
+      ca: () => trustedCertificates(opts.env).ca,
+      // a shorter stall limit also bounds the wait for response headers (the body's own stall check,
+      // which names the problem, runs first: the socket's limit is twice as long)
+      idleTimeoutMs: opts.idleTimeoutMs ?? (opts.stallTimeoutMs !== undefined && opts.stallTimeoutMs < 60_000 ? 2 * opts.stallTimeoutMs : undefined),
+    });
     this.auth = new Authenticator({ env: opts.env, transport: this.transport, insecureTls: (h) => this.isInsecure(h) });
   }
 
@@ -225,9 +241,9 @@ export class RegistrySession {
     return withRetry(this.retry, fn, this.logRetry);
   }
 
-  /** The shared policy for a loop that resumes itself after each wait. */
-  retryBudget(): RetryBudget {
-    return new RetryBudget(this.retry, this.logRetry);
+  /** The shared policy for a loop that resumes itself after each wait (with a deadline and a cancel signal). */
+  retryBudget(limits: BudgetLimits = {}): RetryBudget {
+    return new RetryBudget(this.retry, this.logRetry, limits);
   }
 
   /** The Location of an upload session (POST/PATCH answers), absolute. */

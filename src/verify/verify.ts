@@ -11,6 +11,7 @@ import { collectImageView, readResolved } from './collect.ts';
 import { finding, type Finding } from './findings.ts';
 import { checkView, pathsToRead, type Checked, type RuleOptions } from './rules.ts';
 import { checkFinal } from './final.ts';
+import { isRunnableManifest } from '../oci/manifest.ts';
 
 export const VERIFY_SCHEMA_VERSION = 1;
 
@@ -107,6 +108,7 @@ export async function verifyIndex(index: Index, opts: VerifyOptions = {}, depth 
       }
       continue;
     }
+    if (!isRunnableManifest(await child.manifest())) { skipped.push({ digest: d.digest, platform: p, reason: 'artifact, not an image' }); continue; }
     try {
       platforms.push(await verifyImage(child, { ...opts, platform: undefined, ...(d.platform ? { indexPlatform: d.platform } : {}) }));
     } catch (err) {

@@ -5,6 +5,7 @@ import type { Platform } from '../oci/model.ts';
 import { openReference, type OpenOptions } from '../open/open.ts';
 import { formatReference, parseImageName, type ImageReference } from '../oci/reference.ts';
 
+import { XbuildError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import { wrapImage, type LayerSource, type WrappedEntry } from './wrap.ts';
 import { resolveOutputs, type OutputSpec, type ResolvedOutputs } from '../open/output.ts';
@@ -24,6 +25,8 @@ export interface WrapRequest {
   xbuildVersion: string;
   /** Leave the wrapped image in cross-build mode (wrap --start). */
   start?: boolean;
+  /** Deadlines: the whole command, one blob download, and silence on a connection. */
+  timeouts?: { commandMs?: number; blobMs?: number; stallMs?: number };
 }
 
 export interface WrapDeps {
@@ -48,12 +51,23 @@ export async function runWrap(req: WrapRequest, deps: WrapDeps, onProgress: OnPr
   const outs = resolveOutputs(req.tags, req.output);
   const baseName = formatReference(baseRef);
   const mountedFrom = new Map<string, string>();
-  const clientOpts = { ...deps.registry, env: req.env, insecureRegistries: req.insecureRegistries };
+  const t = req.timeouts ?? {};
+  const clientOpts = {
+    ...deps.registry, env: req.env, insecureRegistries: req.insecureRegistries,
+    ...(t.blobMs !== undefined ? { blobDeadlineMs: t.blobMs } : {}), ...(t.stallMs !== undefined ? { stallTimeoutMs: t.stallMs } : {}),
+  };
   const pullClient = new RegistryClient({ ...clientOpts, onProgress: wordedProgress(onProgress, 'Downloading', mountedFrom) });
   const pushClient = new RegistryClient({ ...clientOpts, onProgress: wordedProgress(onProgress, 'Pushing', mountedFrom) });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    return await wrapWith(req, deps, baseRef, outs, baseName, pullClient, pushClient, mountedFrom, onProgress);
+    const work = wrapWith(req, deps, baseRef, outs, baseName, pullClient, pushClient, mountedFrom, onProgress);
+    if (t.commandMs === undefined) return await work;
+    work.catch(() => { /* after the deadline the command has already failed */ });
+    return await Promise.race([work, new Promise<never>((_, rej) => {
+      timer = setTimeout(() => rej(new XbuildError('NETWORK', `wrapping ${baseName}: not done within the --timeout of ${t.commandMs! / 1000} s`)), t.commandMs);
+    })]);
   } finally {
+    clearTimeout(timer);
     pullClient.close(); pushClient.close();
   }
 }
