@@ -6,7 +6,7 @@ import type { ImageConfig } from '../oci/model.ts';
 import { qemuArchFor } from '../oci/platform.ts';
 import {
   CROSS_BUILD_END, CROSS_BUILD_START, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, STATE_FILE, XBUILD_NOTE_NAME, emulatorInImage,
-  DPKG_HOOK,
+  DPKG_HOOK, isEmulatorInImage,
 } from '../contract/in-image.ts';
 import { hostBinaryProblems, NOTE_TYPE_OF, type HostBinaryRole } from '../contract/host-binary.ts';
 import type { ContentInfo } from './collect.ts';
@@ -31,7 +31,6 @@ export interface Checked {
   sampled: string[];
 }
 
-const EMULATOR_NAME = /^usr\/bin\/qemu-[a-z0-9_]+-static$/;
 const fix = {
   wrap: 'wrap the base image with `xbuild wrap <image>`, which adds the emulator and shims',
   emulator: 'rebuild with `xbuild qemu build` and re-wrap: xbuild needs its patched, static, x86_64 qemu-user',
@@ -53,7 +52,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   } else {
     const path = emulatorInImage(qarch);
     checked.emulator = path;
-    const others = [...view.paths()].filter((p) => EMULATOR_NAME.test(p) && p !== path).sort();
+    const others = [...view.paths()].filter((p) => isEmulatorInImage(p) && p !== path).sort();
     const problems = checkHostBinary(view, path, 'emulator', out);
     const note = xbuildNoteText(view, path, NT_XBUILD_EXECVE);
     if (note !== undefined) checked.emulatorNote = note;
@@ -199,7 +198,7 @@ function sampleElfFiles(view: FsView<ContentInfo>, n: number): Sampled[] {
   const isXbuild = (c: ContentInfo | undefined) => c?.elf?.notes.some((x) => x.name === XBUILD_NOTE_NAME);
   if (sh.found && sh.node.content?.elf && !isXbuild(sh.node.content)) out.push({ path: sh.path, elf: sh.node.content.elf });
   const candidates = [...view.paths()]
-    .filter((p) => (p.startsWith('bin/') || p.startsWith('usr/bin/')) && !p.endsWith(ORIGINAL_SUFFIX) && !EMULATOR_NAME.test(p)
+    .filter((p) => (p.startsWith('bin/') || p.startsWith('usr/bin/')) && !p.endsWith(ORIGINAL_SUFFIX) && !isEmulatorInImage(p)
       && p !== CROSS_BUILD_START && p !== CROSS_BUILD_END && !out.some((s) => s.path === p))
     .sort();
   for (const p of candidates) {
