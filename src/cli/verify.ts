@@ -7,6 +7,7 @@ import { parsePlatform } from '../oci/platform.ts';
 import { openImage } from '../open/open.ts';
 import { verify, type VerifyReport } from '../verify/verify.ts';
 import { ExitCode, type CliContext } from './context.ts';
+import { FORMATS_HELP, INSECURE_REGISTRY_HELP } from './formats-help.ts';
 import { createProgressRenderer } from './render-progress.ts';
 
 export interface VerifyCliOptions {
@@ -16,6 +17,7 @@ export interface VerifyCliOptions {
   shims: string[];
   insecureRegistries: string[];
   quiet: boolean;
+  final: boolean;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -27,12 +29,14 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .option('--platform <os/arch[/variant]>', 'verify only this entry of a multi-platform index')
     .option('--json', 'print the report as JSON (schemaVersion 1, docs/verify-json-schema.md)')
     .option('--shim <file>', 'also require the image\'s shims to be byte-identical to this local shim build (repeatable)', collect, [])
-    .option('--insecure-registry <host[:port]>', 'registry that may be spoken to over plain HTTP (repeatable)', collect, [])
+    .option('--insecure-registry <host[:port]>', INSECURE_REGISTRY_HELP, collect, [])
     .option('-q, --quiet', 'no progress lines')
-    .action(async (image: string, flags: { platform?: string; json?: boolean; shim: string[]; insecureRegistry: string[]; quiet?: boolean }) => {
+    .option('--final', 'check an image meant to ship instead: no xbuild file, layer, label or cross-build state left (after `xbuild unwrap`)')
+    .addHelpText('after', FORMATS_HELP)
+    .action(async (image: string, flags: { platform?: string; json?: boolean; shim: string[]; insecureRegistry: string[]; quiet?: boolean; final?: boolean }) => {
       const code = await runVerify({
         image, ...(flags.platform !== undefined ? { platform: parsePlatform(flags.platform) } : {}), json: Boolean(flags.json), shims: flags.shim,
-        insecureRegistries: flags.insecureRegistry, quiet: Boolean(flags.quiet),
+        insecureRegistries: flags.insecureRegistry, quiet: Boolean(flags.quiet), final: Boolean(flags.final),
       }, ctx);
       if (code !== 0) throw new ExitCode(code);
     });
@@ -49,7 +53,7 @@ async function runVerify(opts: VerifyCliOptions, ctx: CliContext): Promise<numbe
     }
   }
   const target = await openImage(opts.image, { env: ctx.env, insecureRegistries: opts.insecureRegistries, onProgress });
-  const report = await verify(target, { platform: opts.platform, shimDigests, onProgress });
+  const report = await verify(target, { platform: opts.platform, shimDigests, onProgress, ...(opts.final ? { final: true } : {}) });
   ctx.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : renderReport(report));
   return report.passed ? 0 : EXIT_FINDINGS;
 }

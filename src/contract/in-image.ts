@@ -12,9 +12,6 @@ export const EMULATOR_SUFFIX = '-static';
 /** qemu-<arch>-static: the file name in the image, in the cache and in --qemu-dir. */
 export const emulatorFileName = (arch: QemuArch): string => `${EMULATOR_PREFIX}${arch}${EMULATOR_SUFFIX}`;
 export const emulatorInImage = (arch: QemuArch): string => `${EMULATOR_DIR}/${emulatorFileName(arch)}`;
-const EMULATOR_IN_IMAGE = new RegExp(`^${EMULATOR_DIR}/${EMULATOR_PREFIX}[a-z0-9_]+${EMULATOR_SUFFIX}$`);
-/** Is `path` (in the image) an emulator of any architecture? */
-export const isEmulatorInImage = (path: string): boolean => EMULATOR_IN_IMAGE.test(path);
 /** The option the shim passes to the emulator to turn on execve interception. */
 export const EMULATOR_EXECVE_FLAG = '-execve';
 /** dpkg configuration file cross-build-start writes (and cross-build-end removes) in Debian-based images. */

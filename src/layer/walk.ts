@@ -1,11 +1,11 @@
-// Streaming layer walker: reads one layer blob (gzip or plain tar) once, in
-// order, and hands each entry to a visitor with its path normalised. Nothing
+// Streaming layer walker: reads one layer blob (tar, gzip or zstd: decoders in
+// compression.ts) once, in order, and hands each entry to a visitor with its path normalised. Nothing
 // is ever written to disk; entry contents the visitor does not read are
 // drained. Unsafe names (absolute, or with `..`) are flagged, not resolved.
-import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import { extract as tarExtract } from 'tar-stream';
 import { XbuildError } from '../errors.ts';
+import { decompressBlob } from './compression.ts';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'other';
 
@@ -17,6 +17,10 @@ export interface WalkEntry {
   kind: EntryKind;
   mode: number;
   size: number;
+  uid: number;
+  gid: number;
+  /** Modification time, whole seconds since the epoch. */
+  mtime: number;
   /** symlink target as stored (may be absolute or relative); hardlink target normalised like `path`. */
   linkname?: string;
   /** The stored name started with "/" (normalised here by stripping it, as Docker does). */
@@ -42,12 +46,13 @@ export function normaliseEntryPath(name: string): NormalisedPath {
   return { path: parts.join('/'), absolute, parentRef: parts.includes('..') };
 }
 
-const GZIP_MAGIC = 0x1f8b;
-const ZSTD_MAGIC = 0x28b52ffd;
-
-/** Walk one layer blob (the stream as opened from the image). Rejects with INVALID_IMAGE on a broken tar/gzip. */
+/** Walk one layer blob (the stream as opened from the image). Rejects with INVALID_IMAGE on a broken tar/gzip/zstd. */
 export async function walkLayer(blob: Readable, visit: EntryVisitor, label = 'layer'): Promise<void> {
-  const tar = await decompress(blob, label);
+  return walkTar(await decompressBlob(blob, label), visit, label);
+}
+
+/** Walk an uncompressed tar stream (e.g. compression.ts openLayerTar: diff_id checked at its end). */
+export async function walkTar(tar: Readable, visit: EntryVisitor, label = 'layer'): Promise<void> {
   const ex = tarExtract();
   let failure: unknown;
   tar.on('error', (err) => { failure ??= err; ex.destroy(err); });
@@ -67,6 +72,7 @@ export async function walkLayer(blob: Readable, visit: EntryVisitor, label = 'la
       }
       const we: WalkEntry = {
         path: n.path, rawName: h.name, kind, mode: (h.mode ?? 0) & 0o7777, size: h.size ?? 0,
+        uid: h.uid ?? 0, gid: h.gid ?? 0, mtime: h.mtime ? Math.floor(h.mtime.getTime() / 1000) : 0,
         linkname: linkname ?? undefined, absolute: n.absolute, parentRef,
       };
       const sink = visit(we);
@@ -85,41 +91,4 @@ function invalid(label: string, err: unknown): Error {
   if (err instanceof XbuildError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   return new XbuildError('INVALID_IMAGE', `${label}: not a readable tar layer (${msg})`, { cause: err });
-}
-
-/** Peek at the first chunk: gzip -> gunzip, zstd -> unsupported, else plain tar. */
-async function decompress(blob: Readable, label: string): Promise<Readable> {
-  const it = (blob as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
-  let first: IteratorResult<Buffer | string>;
-  try {
-    first = await it.next();
-  } catch (err) {
-    throw wrapRead(label, err);
-  }
-  if (first.done) return Readable.from([], { objectMode: false });
-  const head = Buffer.from(first.value);
-  async function* rest(): AsyncGenerator<Buffer> {
-    yield head;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield Buffer.from(r.value);
-    }
-  }
-  if (head.length >= 4 && head.readUInt32BE(0) === ZSTD_MAGIC) {
-    blob.destroy();
-    throw new XbuildError('UNSUPPORTED', `${label}: zstd-compressed layers are not supported yet`, { hint: 'use gzip layers (the default of docker, buildah and skopeo)' });
-  }
-  const raw = Readable.from(rest(), { objectMode: false });
-  if (head.length >= 2 && head.readUInt16BE(0) === GZIP_MAGIC) {
-    const gz = createGunzip();
-    raw.on('error', (e) => gz.destroy(e));
-    return raw.pipe(gz);
-  }
-  return raw;
-}
-
-function wrapRead(label: string, err: unknown): Error {
-  if (err instanceof XbuildError) return err;
-  return new XbuildError('IO', `${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }

@@ -4,8 +4,10 @@
 // sha256 and, for small text files, their text. Nothing is written to disk.
 import { ElfCapture, type CaptureLimits, DEFAULT_CAPTURE_LIMITS } from '../elf/bytes.ts';
 import { tryInspectElf, type ElfInfo } from '../elf/inspect.ts';
-import { FsView } from '../layer/fs-view.ts';
-import { walkLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
+import { FsView, WHITEOUT_PREFIX } from '../layer/fs-view.ts';
+import { openLayerTar } from '../layer/compression.ts';
+import { isXbuildOwned } from '../contract/owned.ts';
+import { walkTar, type ContentSink, type WalkEntry } from '../layer/walk.ts';
 import type { Layer } from '../oci/model.ts';
 import type { OnProgress } from '../progress.ts';
 import { ORIGINAL_SUFFIX, STATE_FILE } from '../contract/in-image.ts';
@@ -36,6 +38,8 @@ export function isKeptPath(path: string): boolean {
 export interface Collected {
   view: FsView<ContentInfo>;
   findings: Finding[];
+  /** Entries of any layer (whiteouts aside) at an xbuild-owned path: bytes shipped even when a later layer hides them. */
+  ownedInLayers: { layer: number; path: string }[];
   /** Uncompressed bytes of tar content read (all layers). */
   bytes: number;
   entries: number;
@@ -46,14 +50,15 @@ export async function collectImageView(layers: Layer[], opts: { onProgress?: OnP
   const findings: Finding[] = [];
   const limits = opts.limits ?? DEFAULT_CAPTURE_LIMITS;
   let bytes = 0; let entries = 0;
+  const ownedInLayers: Collected['ownedInLayers'] = [];
   for (const [i, layer] of layers.entries()) {
     const label = `layer ${i + 1}/${layers.length} ${layer.descriptor.digest.slice(0, 19)}`;
     opts.onProgress?.({ kind: 'step', message: `reading ${label} (${layer.descriptor.size} bytes)` });
     try {
-      const blob = await layer.open();
-      await walkLayer(blob, (e) => {
+      await walkTar(await openLayerTar(layer, label), (e) => {
         entries++;
         bytes += e.kind === 'file' ? e.size : 0;
+        if (e.kind !== 'dir' && !e.path.split('/').pop()!.startsWith(WHITEOUT_PREFIX) && isXbuildOwned(e.path)) ownedInLayers.push({ layer: i, path: e.path });
         return applyEntry(view, i, e, findings, limits, label);
       }, label);
     } catch (err) {
@@ -61,7 +66,7 @@ export async function collectImageView(layers: Layer[], opts: { onProgress?: OnP
     }
     opts.onProgress?.({ kind: 'done', id: layer.descriptor.digest, label, note: 'read' });
   }
-  return { view, findings, bytes, entries };
+  return { view, findings, bytes, entries, ownedInLayers };
 }
 
 function applyEntry(view: FsView<ContentInfo>, layer: number, e: WalkEntry, findings: Finding[], limits: CaptureLimits, label: string): ContentSink | undefined {

@@ -50,6 +50,10 @@ export const FINDINGS = {
   'layer-path-absolute': 'warning',
   'layer-path-parent': 'error',
   'file-unreadable': 'warning',
+  'final-xbuild-path': 'error',
+  'final-xbuild-bytes': 'error',
+  'final-xbuild-layer-path': 'error',
+  'final-xbuild-label': 'error',
 } as const satisfies Record<string, Severity>;
 
 export type FindingId = keyof typeof FINDINGS;

@@ -6,10 +6,11 @@ import type { ImageConfig } from '../oci/model.ts';
 import { qemuArchFor } from '../oci/platform.ts';
 import {
   CROSS_BUILD_END, CROSS_BUILD_START, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, STATE_FILE, XBUILD_NOTE_NAME, emulatorInImage,
-  DPKG_HOOK, isEmulatorInImage,
+  DPKG_HOOK,
 } from '../contract/in-image.ts';
 import { hostBinaryProblems, NOTE_TYPE_OF, type HostBinaryRole } from '../contract/host-binary.ts';
 import type { ContentInfo } from './collect.ts';
+import { EMULATOR_PATH } from '../contract/owned.ts';
 import { expectedElfFor, type ExpectedElf } from './expect.ts';
 import { finding, type Finding, type FindingId } from './findings.ts';
 
@@ -18,6 +19,8 @@ export interface RuleOptions {
   shimDigests?: string[];
   /** How many ELF files of bin/ and usr/bin/ to compare with the config (besides /bin/sh). */
   sampleSize?: number;
+  /** `verify --final`: the image is meant to ship, so no emulator or shims are expected (final.ts forbids them). */
+  final?: boolean;
 }
 
 export interface Checked {
@@ -46,13 +49,15 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   const qarch = qemuArchFor(config.architecture, config.variant);
 
   // 1. emulator
-  if (!qarch) {
+  if (opts.final) {
+    // a shipped image carries no emulator: final.ts checks that nothing of xbuild is left
+  } else if (!qarch) {
     out.push(finding('platform-not-emulated', undefined, `the image platform ${platform} is not one xbuild emulates (arm, arm64)`,
       'verify an ARM image, or pick one entry of an index with --platform linux/arm/v7'));
   } else {
     const path = emulatorInImage(qarch);
     checked.emulator = path;
-    const others = [...view.paths()].filter((p) => isEmulatorInImage(p) && p !== path).sort();
+    const others = [...view.paths()].filter((p) => EMULATOR_PATH.test(p) && p !== path).sort();
     const problems = checkHostBinary(view, path, 'emulator', out);
     const note = xbuildNoteText(view, path, NT_XBUILD_EXECVE);
     if (note !== undefined) checked.emulatorNote = note;
@@ -63,7 +68,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   }
 
   // 2. shims (only where xbuild applies: a non-emulated platform already failed above)
-  for (const path of qarch ? [CROSS_BUILD_START, CROSS_BUILD_END] : []) {
+  for (const path of qarch && !opts.final ? [CROSS_BUILD_START, CROSS_BUILD_END] : []) {
     checked.shims.push(path);
     checkHostBinary(view, path, 'shim', out);
     const note = xbuildNoteText(view, path, NT_XBUILD_SHIM);
@@ -74,7 +79,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
       out.push(finding('shim-differs-from-build', path, `${path} (${digest.slice(0, 19)}) is not byte-identical to the local xbuild shim build`, fix.shim));
     }
   }
-  if (qarch && (!opts.shimDigests || opts.shimDigests.length === 0)) {
+  if (qarch && !opts.final && (!opts.shimDigests || opts.shimDigests.length === 0)) {
     out.push(finding('shim-not-compared', undefined, 'shims were checked by their ELF note, not compared byte for byte with a local shim build',
       'pass --shim FILE (the built xbuild shim) to also require byte-identical shims'));
   }
@@ -198,7 +203,7 @@ function sampleElfFiles(view: FsView<ContentInfo>, n: number): Sampled[] {
   const isXbuild = (c: ContentInfo | undefined) => c?.elf?.notes.some((x) => x.name === XBUILD_NOTE_NAME);
   if (sh.found && sh.node.content?.elf && !isXbuild(sh.node.content)) out.push({ path: sh.path, elf: sh.node.content.elf });
   const candidates = [...view.paths()]
-    .filter((p) => (p.startsWith('bin/') || p.startsWith('usr/bin/')) && !p.endsWith(ORIGINAL_SUFFIX) && !isEmulatorInImage(p)
+    .filter((p) => (p.startsWith('bin/') || p.startsWith('usr/bin/')) && !p.endsWith(ORIGINAL_SUFFIX) && !EMULATOR_PATH.test(p)
       && p !== CROSS_BUILD_START && p !== CROSS_BUILD_END && !out.some((s) => s.path === p))
     .sort();
   for (const p of candidates) {

@@ -9,6 +9,7 @@ import type { OnProgress } from '../progress.ts';
 import { collectImageView } from './collect.ts';
 import type { Finding } from './findings.ts';
 import { checkView, type Checked, type RuleOptions } from './rules.ts';
+import { checkFinal } from './final.ts';
 
 export const VERIFY_SCHEMA_VERSION = 1;
 
@@ -49,7 +50,7 @@ export async function verifyImage(image: Image, opts: VerifyOptions = {}): Promi
   opts.onProgress?.({ kind: 'step', message: `verifying ${image.name} (${platform}, ${layers.length} layers)` });
   const collected = await collectImageView(layers, { onProgress: opts.onProgress, limits: opts.limits });
   const { findings, checked } = checkView(collected.view, config, opts);
-  const all = [...collected.findings, ...findings];
+  const all = [...collected.findings, ...findings, ...(opts.final ? checkFinal(collected, config) : [])];
   const counts = { error: 0, warning: 0, info: 0 };
   for (const f of all) counts[f.severity]++;
   return {

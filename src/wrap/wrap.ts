@@ -17,9 +17,11 @@ import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import type { QemuArch } from '../oci/platform.ts';
 import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorFileName, emulatorInImage } from '../contract/in-image.ts';
+import { startState } from './start-state.ts';
+import { LABEL_BASE_DIGEST, LABEL_BASE_NAME, LABEL_QEMU_VERSION, LABEL_XBUILD_VERSION } from '../contract/owned.ts';
 
-export const LABEL_XBUILD_VERSION = 'io.xbuild.version';
-export const LABEL_QEMU_VERSION = 'io.xbuild.qemu.version';
+export { LABEL_BASE_DIGEST, LABEL_BASE_NAME, LABEL_QEMU_VERSION, LABEL_XBUILD_VERSION };
+
 
 /** What goes into the added layer for one emulated architecture. */
 export interface XbuildLayerSpec {
@@ -42,6 +44,8 @@ export interface WrapOptions {
   /** SOURCE_DATE_EPOCH in seconds (mtime of the added files, history `created`); default 0. */
   sourceDateEpoch?: number;
   xbuildVersion: string;
+  /** Leave the image in cross-build mode (the state cross-build-start leaves, computed from the base). */
+  start?: boolean;
   onProgress?: OnProgress;
 }
 
@@ -167,13 +171,20 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx)
     throw new XbuildError('UNSUPPORTED', `${base.name} is already wrapped by xbuild ${labels[LABEL_XBUILD_VERSION]}`, { hint: 'wrap the original base image instead' });
   }
   const layerMediaType = gzipLayerMediaTypeFor(await base.mediaType());
-  const key = `${emu.qemuArch} ${layerMediaType}`;
+  const baseDigest = await base.digest();
+  const key = `${emu.qemuArch} ${layerMediaType}${ctx.opts.start ? ` ${baseDigest}` : ''}`;
   let built = ctx.layers.get(key);
   if (!built) {
     built = (async () => {
       ctx.onProgress({ kind: 'step', message: `building the xbuild layer for ${formatPlatform(platform)} (${emulatorFileName(emu.qemuArch)})` });
       const spec = await ctx.opts.layerSource(emu.qemuArch, platform);
-      const layer = await buildLayer(spec.entries, { sourceDateEpoch: ctx.opts.sourceDateEpoch, mediaType: layerMediaType });
+      let entries = spec.entries;
+      if (ctx.opts.start) {
+        const st = await startState(await base.layers(), emu.qemuArch, entries, ctx.opts.sourceDateEpoch ?? 0, base.name);
+        ctx.onProgress({ kind: 'step', message: `cross-build mode on from the start: ${st.swapped.join(', ')} swapped` });
+        entries = st.entries;
+      }
+      const layer = await buildLayer(entries, { sourceDateEpoch: ctx.opts.sourceDateEpoch, mediaType: layerMediaType });
       return { layer, spec };
     })();
     ctx.layers.set(key, built);
@@ -182,8 +193,8 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx)
   const created = new Date((ctx.opts.sourceDateEpoch ?? 0) * 1000).toISOString().replace('.000Z', 'Z');
   return appendLayer(base, {
     layer,
-    history: { created, created_by: historyCreatedBy(emu.qemuArch, spec.entries), comment: `xbuild ${ctx.opts.xbuildVersion}` },
-    labels: { [LABEL_XBUILD_VERSION]: ctx.opts.xbuildVersion, [LABEL_QEMU_VERSION]: spec.qemuVersion },
-    annotations: { [ANNOTATION_BASE_NAME]: baseName, [ANNOTATION_BASE_DIGEST]: await base.digest() },
+    history: { created, created_by: `${historyCreatedBy(emu.qemuArch, spec.entries)}${ctx.opts.start ? ' --start' : ''}`, comment: `xbuild ${ctx.opts.xbuildVersion}` },
+    labels: { [LABEL_XBUILD_VERSION]: ctx.opts.xbuildVersion, [LABEL_QEMU_VERSION]: spec.qemuVersion, [LABEL_BASE_NAME]: baseName, [LABEL_BASE_DIGEST]: baseDigest },
+    annotations: { [ANNOTATION_BASE_NAME]: baseName, [ANNOTATION_BASE_DIGEST]: baseDigest },
   }, `${base.name} + xbuild`);
 }
