@@ -2,7 +2,7 @@
 // on read, and a full consistency check of images xbuild writes.
 import type { Descriptor, Image, ImageConfig, ImageIndex, ImageManifest, Index, ImageOrIndex } from './model.ts';
 import { XbuildError } from '../errors.ts';
-import { DOCKER_CONFIG, isImageManifestMediaType, isIndexMediaType, OCI_IMAGE_CONFIG, OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from './media-types.ts';
+import { ANNOTATION_DOCKER_REFERENCE_TYPE, DOCKER_CONFIG, isImageManifestMediaType, isIndexMediaType, OCI_IMAGE_CONFIG, OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from './media-types.ts';
 import { isSha256Digest, sha256Digest } from './digest.ts';
 import { checkConfigTypes, checkPlatformObject, isObject, optString, optStringArray, optStringMap } from './schema.ts';
 
@@ -79,7 +79,7 @@ export function parseConfig(raw: Buffer, what: string): ImageConfig {
 
 /** Is this index entry an attestation / non-runnable artifact (passed through untouched)? */
 export function isAttestationOrUnknown(desc: Descriptor): boolean {
-  if (desc.annotations?.['vnd.docker.reference.type']) return true;
+  if (desc.annotations?.[ANNOTATION_DOCKER_REFERENCE_TYPE]) return true;
   if (desc.artifactType !== undefined || !isImageManifestMediaType(desc.mediaType) && !isIndexMediaType(desc.mediaType)) return true;
   const p = desc.platform;
   if (!p) return true;

@@ -35,7 +35,6 @@ export interface Checked {
   sampled: string[];
 }
 
-const EMULATOR_NAME = EMULATOR_PATH;
 const fix = {
   wrap: 'wrap the base image with `xbuild wrap <image>`, which adds the emulator and shims',
   emulator: 'rebuild with `xbuild qemu build` and re-wrap: xbuild needs its patched, static, x86_64 qemu-user',
@@ -65,7 +64,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   } else {
     const path = emulatorInImage(qarch);
     checked.emulator = path;
-    const others = [...view.paths()].filter((p) => EMULATOR_NAME.test(p) && p !== path).sort();
+    const others = [...view.paths()].filter((p) => EMULATOR_PATH.test(p) && p !== path).sort();
     const problems = checkHostBinary(view, path, 'emulator', out);
     const note = xbuildNoteText(view, path, NT_XBUILD_EXECVE);
     if (note !== undefined) checked.emulatorNote = note;
@@ -177,7 +176,7 @@ function sampleElfFiles(view: FsView<ContentInfo>, n: number): Sampled[] {
   const isXbuild = (c: ContentInfo | undefined) => c?.elf?.notes.some((x) => x.name === XBUILD_NOTE_NAME);
   if (sh.found && sh.node.content?.elf && !isXbuild(sh.node.content)) out.push({ path: sh.path, elf: sh.node.content.elf });
   const candidates = [...view.paths()]
-    .filter((p) => (p.startsWith('bin/') || p.startsWith('usr/bin/')) && !p.endsWith(ORIGINAL_SUFFIX) && !EMULATOR_NAME.test(p)
+    .filter((p) => (p.startsWith('bin/') || p.startsWith('usr/bin/')) && !p.endsWith(ORIGINAL_SUFFIX) && !EMULATOR_PATH.test(p)
       && p !== CROSS_BUILD_START && p !== CROSS_BUILD_END && !out.some((s) => s.path === p))
     .sort();
   for (const p of candidates) {

@@ -4,7 +4,7 @@ import { XbuildError, wrapError } from '../errors.ts';
 import type { CaptureLimits } from '../elf/bytes.ts';
 import type { Image, ImageOrIndex, Index, Platform } from '../oci/model.ts';
 import { isAttestationOrUnknown } from '../oci/manifest.ts';
-import { isIndexMediaType } from '../oci/media-types.ts';
+import { ANNOTATION_DOCKER_REFERENCE_TYPE, isIndexMediaType } from '../oci/media-types.ts';
 import { formatPlatform, matchPlatform, normalizePlatform, platformString } from '../oci/platform.ts';
 import type { OnProgress } from '../progress.ts';
 import { collectImageView, readResolved } from './collect.ts';
@@ -85,7 +85,7 @@ export async function verifyIndex(index: Index, opts: VerifyOptions = {}, depth 
   const skipped: VerifyReport['skipped'] = [];
   for (const d of manifest.manifests) {
     const p = d.platform ? platformString(d.platform) : undefined;
-    const nestedIndex = isIndexMediaType(d.mediaType) && !d.annotations?.['vnd.docker.reference.type'];
+    const nestedIndex = isIndexMediaType(d.mediaType) && !d.annotations?.[ANNOTATION_DOCKER_REFERENCE_TYPE];
     if (!nestedIndex && isAttestationOrUnknown(d)) { skipped.push({ digest: d.digest, platform: p, reason: 'attestation manifest' }); continue; }
     if (opts.platform && d.platform && !matchPlatform(opts.platform, d.platform)) {
       skipped.push({ digest: d.digest, platform: p, reason: `not selected by --platform ${formatPlatform(opts.platform)}` });

@@ -16,7 +16,7 @@ import { sha256Digest } from '../oci/digest.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import type { QemuArch } from '../oci/platform.ts';
-import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../contract/in-image.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorFileName, emulatorInImage } from '../contract/in-image.ts';
 import { startState } from './start-state.ts';
 import { LABEL_BASE_DIGEST, LABEL_BASE_NAME, LABEL_QEMU_VERSION, LABEL_XBUILD_VERSION } from '../contract/owned.ts';
 
@@ -205,7 +205,7 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx,
   let built = ctx.layers.get(key);
   if (!built) {
     built = (async () => {
-      ctx.onProgress({ kind: 'step', message: `building the xbuild layer for ${formatPlatform(platform)} (qemu-${emu.qemuArch}-static)` });
+      ctx.onProgress({ kind: 'step', message: `building the xbuild layer for ${formatPlatform(platform)} (${emulatorFileName(emu.qemuArch)})` });
       const spec = await ctx.opts.layerSource(emu.qemuArch, platform);
       let entries = spec.entries;
       if (ctx.opts.start) {
