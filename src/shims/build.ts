@@ -18,7 +18,7 @@ import { checkShimBinary } from './elf-check.ts';
 const run = promisify(execFile);
 
 /** Bumped whenever the shim's behaviour changes; carried in its ELF note ("shim version=<N>"). */
-export const SHIM_VERSION = 1;
+export const SHIM_VERSION = 2;
 export const SHIM_SOURCE_NAME = 'xbuild-shim.c';
 export const SHIM_FILE_NAME = 'xbuild-shim';
 /** dpkg configuration file cross-build-start writes (and cross-build-end removes) in Debian-based images. */
