@@ -9,9 +9,9 @@ import { chmod, chown, copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureShim, DPKG_HOOK } from '../src/shims/build.ts';
+import { ensureShim } from '../src/shims/build.ts';
 import { installLayerEntries, xbuildLayerEntries } from '../src/shims/layer.ts';
-import { ORIGINAL_SUFFIX, STATE_FILE } from '../src/shims/contract.ts';
+import { DPKG_HOOK, ORIGINAL_SUFFIX, STATE_FILE } from '../src/contract/in-image.ts';
 import { assertNoArmBinfmt } from './helpers/binfmt.ts';
 import { cacheRoot, copyRoot, sha256File, type DebArch, type RootFlavor } from './helpers/shims-roots.ts';
 import { chrootRun, diffSnapshots, snapshotTree, type ChrootOptions, type RunResult } from './helpers/shims-chroot.ts';

@@ -8,10 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
-import { ensureShim, shimCompileFlags, xbuildCacheRoot, SHIM_VERSION } from '../src/shims/build.ts';
+import { ensureShim, shimCompileFlags } from '../src/shims/build.ts';
+import { SHIM_VERSION } from '../src/contract/in-image.ts';
 import { checkShimBinary, shimNoteVersion } from '../src/shims/elf-check.ts';
 import { installLayerEntries, xbuildLayerEntries } from '../src/shims/layer.ts';
-import { CROSS_BUILD_END, CROSS_BUILD_START, STATE_FILE, emulatorInImage, ORIGINAL_SUFFIX } from '../src/shims/contract.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START, STATE_FILE, emulatorInImage, ORIGINAL_SUFFIX } from '../src/contract/in-image.ts';
 import { XbuildError } from '../src/errors.ts';
 import type { LayerEntry } from '../src/layer/entry.ts';
 import { assertNoArmBinfmt } from './helpers/binfmt.ts';
@@ -36,13 +37,6 @@ async function streamBytes(e: LayerEntry): Promise<Buffer> {
   for await (const c of (await e.content()) as Readable) chunks.push(Buffer.from(c));
   return Buffer.concat(chunks);
 }
-
-test('xbuildCacheRoot follows XBUILD_CACHE_DIR, then XDG_CACHE_HOME, then HOME', (t) => {
-  t.is(xbuildCacheRoot({ XBUILD_CACHE_DIR: '/c', XDG_CACHE_HOME: '/x', HOME: '/h' }), '/c');
-  t.is(xbuildCacheRoot({ XDG_CACHE_HOME: '/x', HOME: '/h' }), '/x/xbuild');
-  t.is(xbuildCacheRoot({ HOME: '/h' }), '/h/.cache/xbuild');
-  t.throws(() => xbuildCacheRoot({}), { instanceOf: XbuildError });
-});
 
 test('ensureShim builds reproducibly: two cold caches give identical bytes; a warm cache is reused', async (t) => {
   const a = await tmp(t);

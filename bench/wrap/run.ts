@@ -8,7 +8,7 @@
 //   node scripts/build.mjs && npx tsx bench/wrap/run.ts [--large-mib 300]
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { cacheRoot } from '../../src/cache-root.ts';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeBase } from './make-base.ts';
@@ -19,7 +19,7 @@ import { smallImages } from '../../test/helpers/small-images.ts';
 const run = promisify(execFile);
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(k); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const sizes = [5, arg('--large-mib', 300)];
-const cache = join(process.env.XBUILD_CACHE_DIR ?? join(homedir(), '.cache', 'xbuild'), 'bench', 'wrap');
+const cache = join(cacheRoot(process.env), 'bench', 'wrap');
 
 async function timed(cmd: string, args: string[]): Promise<{ seconds: number; rssKiB: number }> {
   const { stderr } = await run('/usr/bin/time', ['-f', 'XBUILD_TIME %e %M', cmd, ...args], { maxBuffer: 1 << 26, env: { ...process.env, SOURCE_DATE_EPOCH: '0' } });

@@ -4,7 +4,7 @@
 import { XbuildError } from '../errors.ts';
 import { findNote, inspectElf, type ElfInfo } from '../elf/inspect.ts';
 import { EM_X86_64 } from '../elf/constants.ts';
-import { NT_XBUILD_SHIM, XBUILD_NOTE_NAME } from './contract.ts';
+import { NT_XBUILD_SHIM, XBUILD_NOTE_NAME } from '../contract/in-image.ts';
 
 /** The shim version from its note (desc "shim version=<N>"), or undefined when the note is absent. */
 export function shimNoteVersion(elf: ElfInfo): number | undefined {

@@ -6,9 +6,9 @@ import { chmod, lstat, mkdir, open, readFile, rm, stat, symlink, writeFile } fro
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { LayerEntry } from '../layer/entry.ts';
-import type { QemuArch } from '../qemu/cache.ts';
+import type { QemuArch } from '../oci/platform.ts';
 import { XbuildError, wrapError } from '../errors.ts';
-import { CROSS_BUILD_END, CROSS_BUILD_START, STATE_FILE, emulatorInImage } from './contract.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START, STATE_FILE, emulatorInImage } from '../contract/in-image.ts';
 import { checkShimBinary } from './elf-check.ts';
 
 export interface XbuildLayerInputs {

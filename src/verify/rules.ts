@@ -3,11 +3,11 @@ import { EM_ARM, EM_X86_64, machineName } from '../elf/constants.ts';
 import { findNote } from '../elf/inspect.ts';
 import type { FsView } from '../layer/fs-view.ts';
 import type { ImageConfig } from '../oci/model.ts';
-import { qemuArchFor } from '../qemu/cache.ts';
+import { qemuArchFor } from '../oci/platform.ts';
 import {
   CROSS_BUILD_END, CROSS_BUILD_START, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, STATE_FILE, XBUILD_NOTE_NAME, emulatorInImage,
-} from '../shims/contract.ts';
-import { DPKG_HOOK } from '../shims/build.ts';
+} from '../contract/in-image.ts';
+import { DPKG_HOOK } from '../contract/in-image.ts';
 import type { ContentInfo } from './collect.ts';
 import { expectedElfFor, type ExpectedElf } from './expect.ts';
 import { finding, type Finding, type FindingId } from './findings.ts';

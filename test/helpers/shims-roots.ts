@@ -21,7 +21,7 @@ import { chmod, link, mkdir, readdir, rename, rm, stat, writeFile, readFile } fr
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { xbuildCacheRoot } from '../../src/shims/build.ts';
+import { cacheRoot as xbuildCacheRoot } from '../../src/cache-root.ts';
 
 const run = promisify(execFile);
 
@@ -47,6 +47,7 @@ const SHELLS: Record<LocalFlavor, string> = {
 const RECIPE_VERSION = 6;
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** The xbuild cache root of this test process (src/cache-root.ts). */
 export function cacheRoot(): string {
   return xbuildCacheRoot(process.env);
 }
