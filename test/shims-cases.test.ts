@@ -186,6 +186,7 @@ for (const ns of [false, true]) {
         await rm(root, { recursive: true, force: true });
       }
     }
+    t.log(`${kills} interruptions`);
     t.true(kills >= 3, `${kills} interruptions`);
   });
 }
