@@ -1027,6 +1027,11 @@ static int plan_swaps(struct start_ctx *c)
             continue;
         }
         if ((st.mode & S_IFMT) != S_IFREG) continue;
+        /* one file counts once (merged /usr names each twice); other names of a swapped file are in the state already */
+        int dup = 0;
+        for (int k = 0; k < nseen; k++) dup |= seen_dev[k] == st.dev && seen_ino[k] == st.ino;
+        if (dup || nseen >= MAX_ENTRIES) continue;
+        seen_dev[nseen] = st.dev, seen_ino[nseen] = st.ino, nseen++;
         struct elf_info ci;
         if (inspect_path(r_path, &ci) != 0) continue;
         if (ci.xb_shim) {
@@ -1035,10 +1040,6 @@ static int plan_swaps(struct start_ctx *c)
             continue;
         }
         if (!ci.program || guest_arch_of(&ci) != c->arch) continue;
-        int dup = 0;
-        for (int k = 0; k < nseen; k++) dup |= seen_dev[k] == st.dev && seen_ino[k] == st.ino;
-        if (dup || nseen >= MAX_ENTRIES) continue;
-        seen_dev[nseen] = st.dev, seen_ino[nseen] = st.ino, nseen++;
         int group = g_plan.n;
         if (list_add(&g_plan, r_path)) break;
         plan_st[group] = st;
