@@ -191,6 +191,17 @@ for (const ns of [false, true]) {
   });
 }
 
+test('13: a swap whose final rename fails after link() succeeded leaves no stale link and no half-on mode', async (t) => {
+  const { root } = await tree(t, 'armhf', 'debian-dash-split');
+  const before = await snapshotTree(root, { strict: true });
+  // renameat #1 installs the state file, #2 puts the shim over /bin/dash: make #2 fail (strace fault injection)
+  const via = ['strace', '-f', '-qq', '-o', '/dev/null', '-e', 'trace=renameat', '-e', 'inject=renameat:error=EIO:when=2'];
+  const r = await chrootRun(root, [START], { via });
+  t.is(r.code, 1, show(r));
+  t.regex(r.stderr, /cannot swap \/bin\/dash: input\/output error/);
+  t.deepEqual(diffSnapshots(before, await snapshotTree(root, { strict: true })), []);
+});
+
 test('13: a shim that cannot be opened is not taken for "gone": end keeps its original and fails', async (t) => {
   const { root } = await unmappedDash(t);
   let r = await chrootRun(root, [START], USERNS);
