@@ -17,7 +17,7 @@ const ALLOWED: Record<string, readonly string[]> = {
   [BASE]: [],
   oci: [],
   elf: [],
-  contract: ['oci'],
+  contract: ['oci', 'elf'],
   layer: ['oci'],
   registry: ['oci'],
   layout: ['oci'],

@@ -9,12 +9,12 @@
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
 import { cacheRoot } from '../../src/cache-root.ts';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { findEmulator } from '../../test/helpers/emulators.ts';
 import { promisify } from 'node:util';
 import { makeBase } from './make-base.ts';
 import { startCountProxy } from './count-proxy.ts';
 import { startRegistry } from '../../test/helpers/registry.ts';
-import { smallImages } from '../../test/helpers/small-images.ts';
 
 const run = promisify(execFile);
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(k); return i > 0 ? Number(process.argv[i + 1]) : d; };
@@ -37,7 +37,7 @@ async function ensureBase(mib: number): Promise<string> {
 }
 
 if (!(await stat('dist/xbuild.mjs').catch(() => undefined))) throw new Error('dist/xbuild.mjs is missing: run node scripts/build.mjs first');
-const qemuDir = join(await smallImages(), 'qemu');
+const qemuDir = dirname(await findEmulator('arm')); // xbuild's patched emulators (wrap refuses stock QEMU)
 const reg = await startRegistry({ auth: 'none' });
 const proxy = await startCountProxy(reg.port);
 type Row = { size: number; what: string; seconds: number; sent: number; rssKiB: number };

@@ -3,8 +3,8 @@
 import { XbuildError, wrapError } from '../errors.ts';
 import { findNote, inspectElfFile } from '../elf/inspect.ts';
 import { NT_XBUILD_EXECVE, XBUILD_NOTE_NAME } from '../contract/in-image.ts';
+import { EM_X86_64 } from '../elf/constants.ts';
 
-export const EM_X86_64 = 62;
 
 export interface EmulatorFacts {
   machine: number;
