@@ -27,7 +27,8 @@ const ALLOWED: Record<string, readonly string[]> = {
   verify: ['oci', 'elf', 'layer', 'registry', 'layout', 'open', 'contract'],
   wrap: ['oci', 'elf', 'layer', 'registry', 'layout', 'open', 'contract', 'qemu', 'shims'],
   unwrap: ['oci', 'elf', 'layer', 'registry', 'layout', 'open', 'contract', 'qemu', 'shims'],
-  cli: ['oci', 'elf', 'layer', 'registry', 'layout', 'open', 'contract', 'qemu', 'shims', 'verify', 'wrap', 'unwrap'],
+  install: ['oci', 'elf', 'contract', 'qemu', 'shims'],
+  cli: ['oci', 'elf', 'layer', 'registry', 'layout', 'open', 'contract', 'qemu', 'shims', 'install', 'verify', 'wrap', 'unwrap'],
 };
 
 async function tsFiles(dir: string): Promise<string[]> {

@@ -6,6 +6,7 @@ import { registerWrap } from './wrap.ts';
 import { registerVerify } from './verify.ts';
 import { registerQemu } from './qemu.ts';
 import { registerInspectElf } from './inspect-elf.ts';
+import { registerDoctor } from './doctor.ts';
 
 /** Parse argv, run one command, map errors to exit codes. Returns the exit code. */
 export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
@@ -24,6 +25,7 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   registerVerify(program, ctx);
   registerQemu(program, ctx);
   registerInspectElf(program, ctx);
+  registerDoctor(program, ctx);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

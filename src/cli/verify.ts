@@ -7,6 +7,7 @@ import { parsePlatform } from '../oci/platform.ts';
 import { openImage } from '../open/open.ts';
 import { verify, type VerifyReport } from '../verify/verify.ts';
 import { ExitCode, type CliContext } from './context.ts';
+import { FORMATS_HELP, INSECURE_REGISTRY_HELP } from './formats-help.ts';
 import { createProgressRenderer } from './render-progress.ts';
 
 export interface VerifyCliOptions {
@@ -20,15 +21,16 @@ export interface VerifyCliOptions {
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-// Owner: issue 5. Exit codes: 0 passes, 1 error findings, 2 could not run.
+// Exit codes: 0 passes, 1 error findings, 2 could not run.
 export function registerVerify(program: Command, ctx: CliContext): void {
   program.command('verify <image>')
     .description('check an image without running it: emulator, shims, cross-build mode, platform (exit 0 passes, 1 findings, 2 could not run)')
     .option('--platform <os/arch[/variant]>', 'verify only this entry of a multi-platform index')
     .option('--json', 'print the report as JSON (schemaVersion 1, docs/verify-json-schema.md)')
     .option('--shim <file>', 'also require the image\'s shims to be byte-identical to this local shim build (repeatable)', collect, [])
-    .option('--insecure-registry <host[:port]>', 'registry that may be spoken to over plain HTTP (repeatable)', collect, [])
+    .option('--insecure-registry <host[:port]>', INSECURE_REGISTRY_HELP, collect, [])
     .option('-q, --quiet', 'no progress lines')
+    .addHelpText('after', FORMATS_HELP)
     .action(async (image: string, flags: { platform?: string; json?: boolean; shim: string[]; insecureRegistry: string[]; quiet?: boolean }) => {
       const code = await runVerify({
         image, ...(flags.platform !== undefined ? { platform: parsePlatform(flags.platform) } : {}), json: Boolean(flags.json), shims: flags.shim,

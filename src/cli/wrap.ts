@@ -6,8 +6,8 @@ import { parseOutputSpec } from '../wrap/output.ts';
 import { runWrap, type WrapRequest } from '../wrap/run-wrap.ts';
 import { xbuildLayerSource } from '../wrap/layer-source.ts';
 import { xbuildLayerEntries } from '../shims/layer.ts';
-import { ensureShim } from '../shims/build.ts';
-import { cacheRoot } from '../cache-root.ts';
+import { locateEmulator, locateShim } from '../install/lookup.ts';
+import { FORMATS_HELP, INSECURE_REGISTRY_HELP } from './formats-help.ts';
 import { createProgressRenderer } from './render-progress.ts';
 import type { CliContext } from './context.ts';
 
@@ -54,18 +54,20 @@ export function registerWrap(program: Command, ctx: CliContext): void {
     .option('-t, --tag <ref>', 'registry reference to push to (repeatable)', collect, [])
     .option('--platform <list>', 'comma-separated platforms to wrap, e.g. linux/arm/v7,linux/arm64')
     .option('--output <spec>', 'type=registry|oci|docker[,dest=PATH]')
-    .option('--qemu-dir <dir>', 'directory holding qemu-<arch>-static (instead of the xbuild cache)')
-    .option('--insecure-registry <host>', 'speak plain HTTP to this registry host[:port] (repeatable)', collect, [])
+    .option('--qemu-dir <dir>', 'directory holding qemu-<arch>-static (and optionally xbuild-shim), searched before the platform package and the cache')
+    .option('--insecure-registry <host[:port]>', INSECURE_REGISTRY_HELP, collect, [])
     .addOption(new Option('-q, --quiet', 'no progress output'))
     .option('--json', 'print the resulting references and digests as JSON on stdout')
-    .addHelpText('after', HELP_AFTER)
+    .addHelpText('after', HELP_AFTER + FORMATS_HELP)
     .action(async (image: string, flags: WrapFlags) => {
       const req = wrapRequest(image, flags, ctx);
+      const lookup = { env: ctx.env, xbuildVersion: XBUILD_VERSION, qemuDir: flags.qemuDir };
       const onProgress = createProgressRenderer({ out: ctx.stderr, isTTY: ctx.isTTY, quiet: flags.quiet || flags.json });
       const report = await runWrap(req, {
         layerSource: xbuildLayerSource({
           qemuDir: flags.qemuDir, env: ctx.env, entries: xbuildLayerEntries,
-          shimPath: () => ensureShim({ cacheRoot: cacheRoot(ctx.env), onProgress }),
+          emulatorPath: async (arch) => (await locateEmulator(arch, lookup)).path,
+          shimPath: async () => (await locateShim(lookup)).path,
         }),
       }, onProgress);
       if (flags.json) {

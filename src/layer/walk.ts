@@ -1,11 +1,11 @@
-// Streaming layer walker: reads one layer blob (gzip or plain tar) once, in
-// order, and hands each entry to a visitor with its path normalised. Nothing
+// Streaming layer walker: reads one layer blob (tar, gzip or zstd: decoders in
+// compression.ts) once, in order, and hands each entry to a visitor with its path normalised. Nothing
 // is ever written to disk; entry contents the visitor does not read are
 // drained. Unsafe names (absolute, or with `..`) are flagged, not resolved.
-import { Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
 import { extract as tarExtract } from 'tar-stream';
 import { XbuildError } from '../errors.ts';
+import { decompressBlob } from './compression.ts';
 
 export type EntryKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'other';
 
@@ -42,12 +42,13 @@ export function normaliseEntryPath(name: string): NormalisedPath {
   return { path: parts.join('/'), absolute, parentRef: parts.includes('..') };
 }
 
-const GZIP_MAGIC = 0x1f8b;
-const ZSTD_MAGIC = 0x28b52ffd;
-
-/** Walk one layer blob (the stream as opened from the image). Rejects with INVALID_IMAGE on a broken tar/gzip. */
+/** Walk one layer blob (the stream as opened from the image). Rejects with INVALID_IMAGE on a broken tar/gzip/zstd. */
 export async function walkLayer(blob: Readable, visit: EntryVisitor, label = 'layer'): Promise<void> {
-  const tar = await decompress(blob, label);
+  return walkTar(await decompressBlob(blob, label), visit, label);
+}
+
+/** Walk an uncompressed tar stream (e.g. compression.ts openLayerTar: diff_id checked at its end). */
+export async function walkTar(tar: Readable, visit: EntryVisitor, label = 'layer'): Promise<void> {
   const ex = tarExtract();
   let failure: unknown;
   tar.on('error', (err) => { failure ??= err; ex.destroy(err); });
@@ -85,41 +86,4 @@ function invalid(label: string, err: unknown): Error {
   if (err instanceof XbuildError) return err;
   const msg = err instanceof Error ? err.message : String(err);
   return new XbuildError('INVALID_IMAGE', `${label}: not a readable tar layer (${msg})`, { cause: err });
-}
-
-/** Peek at the first chunk: gzip -> gunzip, zstd -> unsupported, else plain tar. */
-async function decompress(blob: Readable, label: string): Promise<Readable> {
-  const it = (blob as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
-  let first: IteratorResult<Buffer | string>;
-  try {
-    first = await it.next();
-  } catch (err) {
-    throw wrapRead(label, err);
-  }
-  if (first.done) return Readable.from([], { objectMode: false });
-  const head = Buffer.from(first.value);
-  async function* rest(): AsyncGenerator<Buffer> {
-    yield head;
-    for (;;) {
-      const r = await it.next();
-      if (r.done) return;
-      yield Buffer.from(r.value);
-    }
-  }
-  if (head.length >= 4 && head.readUInt32BE(0) === ZSTD_MAGIC) {
-    blob.destroy();
-    throw new XbuildError('UNSUPPORTED', `${label}: zstd-compressed layers are not supported yet`, { hint: 'use gzip layers (the default of docker, buildah and skopeo)' });
-  }
-  const raw = Readable.from(rest(), { objectMode: false });
-  if (head.length >= 2 && head.readUInt16BE(0) === GZIP_MAGIC) {
-    const gz = createGunzip();
-    raw.on('error', (e) => gz.destroy(e));
-    return raw.pipe(gz);
-  }
-  return raw;
-}
-
-function wrapRead(label: string, err: unknown): Error {
-  if (err instanceof XbuildError) return err;
-  return new XbuildError('IO', `${label}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }

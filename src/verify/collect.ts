@@ -5,7 +5,8 @@
 import { ElfCapture, type CaptureLimits, DEFAULT_CAPTURE_LIMITS } from '../elf/bytes.ts';
 import { tryInspectElf, type ElfInfo } from '../elf/inspect.ts';
 import { FsView } from '../layer/fs-view.ts';
-import { walkLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
+import { openLayerTar } from '../layer/compression.ts';
+import { walkTar, type ContentSink, type WalkEntry } from '../layer/walk.ts';
 import type { Layer } from '../oci/model.ts';
 import type { OnProgress } from '../progress.ts';
 import { ORIGINAL_SUFFIX, STATE_FILE } from '../contract/in-image.ts';
@@ -50,8 +51,7 @@ export async function collectImageView(layers: Layer[], opts: { onProgress?: OnP
     const label = `layer ${i + 1}/${layers.length} ${layer.descriptor.digest.slice(0, 19)}`;
     opts.onProgress?.({ kind: 'step', message: `reading ${label} (${layer.descriptor.size} bytes)` });
     try {
-      const blob = await layer.open();
-      await walkLayer(blob, (e) => {
+      await walkTar(await openLayerTar(layer, label), (e) => {
         entries++;
         bytes += e.kind === 'file' ? e.size : 0;
         return applyEntry(view, i, e, findings, limits, label);
