@@ -8,7 +8,7 @@ import { chmod, copyFile, mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureShim } from '../src/shims/build.ts';
-import { installXbuildLayer } from '../src/shims/layer.ts';
+import { installXbuildLayer } from './helpers/install-layer.ts';
 import { assertNoArmBinfmt } from './helpers/binfmt.ts';
 import { cacheRoot, copyRoot } from './helpers/shims-roots.ts';
 import { patchedEmulator } from './helpers/shims-emulator.ts';
