@@ -88,7 +88,7 @@ test('checkShimBinary rejects a dynamic host program, an ARM program and a note-
   const hostTrue = await readFile('/bin/true');
   t.throws(() => checkShimBinary(hostTrue, '/bin/true'), { message: /dynamically linked \(PT_INTERP or DT_NEEDED\); no "xbuild" note/ });
   const arm = await readFile(join(await copyRoot('arm64', 'busybox', d), 'bin/busybox'));
-  t.throws(() => checkShimBinary(arm, 'busybox'), { message: /e_machine 183 \(ELF64\), not x86_64/ });
+  t.throws(() => checkShimBinary(arm, 'busybox'), { message: /e_machine 183 \(ELF64, little-endian, e_type 2\), not an x86_64 \(62\)/ });
   const src = join(d, 'x.c');
   await writeFile(src, 'void _start(void){ for(;;) __asm__ volatile("mov $60,%eax; xor %edi,%edi; syscall"); }\n');
   await run('gcc', ['-static', '-nostdlib', '-o', join(d, 'x'), src]);
@@ -142,7 +142,7 @@ test('xbuildLayerEntries refuses an emulator that is not xbuild\'s as cross-buil
   for (const [sample, re] of [
     ['amd64/qemu-arm-static', /is not xbuild's: no "xbuild" ELF note of type 1: not xbuild's execve-intercepting emulator \(stock QEMU/],
     ['amd64/qemu-arm', /is not xbuild's: dynamically linked .*; no "xbuild" ELF note of type 1/],
-    ['armhf/busybox', /is not xbuild's: e_machine 40 \(ELF32\), not x86_64/],
+    ['armhf/busybox', /is not xbuild's: e_machine 40 \(ELF32, little-endian, e_type 2\), not an x86_64/],
   ] as const) {
     const e = await t.throwsAsync(xbuildLayerEntries({ arch: 'arm', emulatorPath: await elfSample(sample), shimPath }), { instanceOf: XbuildError });
     t.is(e!.code, 'NO_EMULATOR', sample);

@@ -5,7 +5,7 @@
 // ET_EXEC/ET_DYN. Each case failed (passed or only warned) before.
 import test from 'ava';
 import { verifyImage, type PlatformReport } from '../src/verify/verify.ts';
-import { swappableShells } from '../src/contract/in-image.ts';
+import { SHELLS_FILE_MAX, SWAP_MAX_ENTRIES, swappableShells } from '../src/contract/in-image.ts';
 import { memImage, tarOf, type TarSpec } from './helpers/mem-image.ts';
 import { debianLikeRoot, xbuildLayer, xbuildParts } from './helpers/verify-images.ts';
 import { END, entryBytes } from './helpers/tar-forge.ts';
@@ -20,11 +20,12 @@ async function image(extra: (TarSpec[] | Buffer)[], emulatorPatch?: (b: Buffer) 
   return { img: memImage('test/shells', { architecture: 'arm', variant: 'v7' }, layers.map((tar) => ({ tar }))), parts };
 }
 
-test('the shell list is the swap contract: /bin/sh, /etc/shells lines (64 KiB, trimmed), the usual shells, 64 at most', (t) => {
+test('the shell list is the swap contract: /bin/sh, /etc/shells lines (128 KiB, trimmed), the usual shells, 1024 at most', (t) => {
   t.deepEqual(swappableShells(undefined), ['bin/sh', 'bin/bash', 'bin/dash', 'bin/ash', 'bin/zsh', 'bin/ksh', 'bin/mksh']);
   t.deepEqual(swappableShells(' \t/opt/a \r\n# c\n/bin/sh\n/x # comment\n').slice(0, 3), ['bin/sh', 'opt/a', 'x # comment']);
-  t.false(swappableShells(`${'#'.repeat(70_000)}\n/opt/late\n`).includes('opt/late'));
-  t.is(swappableShells(Array.from({ length: 100 }, (_, i) => `/s${i}`).join('\n')).length, 64);
+  t.true(swappableShells(`${'#'.repeat(70_000)}\n/opt/late\n`).includes('opt/late'));
+  t.false(swappableShells(`${'#'.repeat(140_000)}\n/opt/late\n`).includes('opt/late'));
+  t.is(swappableShells(Array.from({ length: 1100 }, (_, i) => `/s${i}`).join('\n')).length, 1024);
 });
 
 test('the shim reached from /bin/sh by a symlink, a hard link or a #! line is an error', async (t) => {
@@ -89,9 +90,11 @@ test('no false failure: an emulator that is a symlink into /opt is read there an
 
 test('the shim source swaps the same usual shells, cap and /etc/shells size as the contract says', async (t) => {
   const { readFile } = await import('node:fs/promises');
-  const c = await readFile(new URL('../shims/xbuild-shim.c', import.meta.url), 'utf8');
-  const usual = /usual\[\]\s*=\s*\{([^}]*)\}/.exec(c)?.[1] ?? '';
-  t.deepEqual([...usual.matchAll(/"\/([^"]+)"/g)].map((m) => m[1]), swappableShells(undefined));
-  t.regex(c, /#define MAX_ENTRIES 64\b/);
-  t.regex(c, /static char filebuf\[65536\]/);
+  const plan = await readFile(new URL('../shims/src/start-plan.c', import.meta.url), 'utf8');
+  const files = await readFile(new URL('../shims/src/files.c', import.meta.url), 'utf8');
+  const usual = /usual\[\]\s*=\s*\{([^}]*)\}/.exec(plan)?.[1] ?? '';
+  t.deepEqual([...new Set([...usual.matchAll(/"\/([^"]+)"/g)].map((m) => m[1]))], swappableShells(undefined));
+  t.regex(files, new RegExp(`#define MAX_ENTRIES ${SWAP_MAX_ENTRIES}\\b`));
+  t.regex(files, /#define LIST_POOL \(128 \* 1024\)/);
+  t.is(SHELLS_FILE_MAX, 128 * 1024);
 });

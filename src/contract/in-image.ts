@@ -29,11 +29,11 @@ export const NT_XBUILD_EXECVE = 1;
 /** Note type in the host-native shim; desc = ASCII "shim version=<N>". */
 export const NT_XBUILD_SHIM = 2;
 /** Bumped whenever the shim's behaviour changes; carried in its ELF note ("shim version=<N>"). */
-export const SHIM_VERSION = 1;
+export const SHIM_VERSION = 2;
 
 /**
  * The swap contract: the shells cross-build-start considers, in its order
- * (shims/xbuild-shim.c candidate_shells; a test holds the C list to this one):
+ * (shims/src/start-plan.c candidate_shells; a test holds the C list to this one):
  * /bin/sh, then each absolute-path line of /etc/shells (read through links,
  * first SHELLS_FILE_MAX bytes, leading blanks and trailing blanks/CR trimmed,
  * shorter than SHELL_PATH_MAX), then USUAL_SHELLS; at most SWAP_MAX_ENTRIES.
@@ -41,9 +41,11 @@ export const SHIM_VERSION = 1;
  */
 export const SHELLS_FILE = 'etc/shells';
 export const USUAL_SHELLS = ['bin/sh', 'bin/bash', 'bin/dash', 'bin/ash', 'bin/zsh', 'bin/ksh', 'bin/mksh'] as const;
-export const SHELLS_FILE_MAX = 65535;
+/** The shim reads /etc/shells up to its list pool (shims/src/files.c LIST_POOL); a longer file makes cross-build-start refuse. */
+export const SHELLS_FILE_MAX = 128 * 1024;
 export const SHELL_PATH_MAX = 255;
-export const SWAP_MAX_ENTRIES = 64;
+/** shims/src/files.c MAX_ENTRIES: more candidates make cross-build-start refuse (nothing swapped). */
+export const SWAP_MAX_ENTRIES = 1024;
 
 /** The shell paths cross-build-start would swap, given the text of /etc/shells (latin1, or undefined when absent). */
 export function swappableShells(shellsText: string | undefined): string[] {

@@ -1,10 +1,11 @@
-// Builds the host-native shim (shims/xbuild-shim.c) with the host's gcc into
+// Builds the host-native shim (shims/xbuild-shim.c and the parts it includes
+// from shims/src/) with the host's gcc into
 // the per-user cache, keyed by everything that decides its bytes: source,
 // flags, compiler and linker versions. Reproducible: the same inputs give the
 // same file (no build-id, no .comment, no debug info, no timestamps).
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -19,6 +20,8 @@ import { checkShimBinary } from './elf-check.ts';
 const run = promisify(execFile);
 
 export const SHIM_SOURCE_NAME = 'xbuild-shim.c';
+/** Directory (beside SHIM_SOURCE_NAME) of the parts xbuild-shim.c includes. */
+export const SHIM_PARTS_DIR = 'src';
 export const SHIM_FILE_NAME = 'xbuild-shim';
 
 const cString = (s: string): string => JSON.stringify(s); // ASCII names only: JSON quoting is C quoting
@@ -90,10 +93,17 @@ export async function shimBuildKey(opts: { sourceDir?: string; cc?: string } = {
   const sourceDir = opts.sourceDir ?? await findShimSourceDir();
   const cc = opts.cc ?? 'gcc';
   const source = join(sourceDir, SHIM_SOURCE_NAME);
-  const text = await readFile(source).catch((err) => { throw wrapError(`reading ${source}`, err); });
+  // xbuild-shim.c includes its parts from shims/src/: all of them decide the bytes
+  const partsDir = join(sourceDir, SHIM_PARTS_DIR);
+  const parts = (await readdir(partsDir).catch(() => [] as string[])).filter((n) => n.endsWith('.c')).sort();
+  const hash = createHash('sha256');
+  for (const file of [source, ...parts.map((n) => join(partsDir, n))]) {
+    const text = await readFile(file).catch((err) => { throw wrapError(`reading ${file}`, err); });
+    hash.update(`${file.slice(sourceDir.length)}\0${text.length}\0`).update(text);
+  }
   const inputs = {
     shimVersion: SHIM_VERSION,
-    sourceSha256: createHash('sha256').update(text).digest('hex'),
+    sourceSha256: hash.digest('hex'),
     flags: shimCompileFlags(),
     cc: await toolVersion(cc, ['--version']),
     ccTarget: await toolVersion(cc, ['-dumpmachine']),

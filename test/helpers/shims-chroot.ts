@@ -22,6 +22,10 @@ export interface ChrootOptions {
   input?: string;
   env?: Record<string, string>;
   timeoutMs?: number;
+  /** A command run before `chroot` (e.g. ['unshare', '-r']); it must exec its arguments. */
+  via?: string[];
+  /** Options of chroot(8) itself (e.g. ['--userspec=65534:65534']). */
+  chrootFlags?: string[];
   /** Called with the child once it runs (to send signals). */
   onSpawn?: (pid: number, stdout: () => string) => void;
 }
@@ -29,7 +33,8 @@ export interface ChrootOptions {
 /** `chroot root ...argv` with a clean environment; never throws for a non-zero exit. */
 export function chrootRun(root: string, argv: string[], opts: ChrootOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('chroot', [root, ...argv], {
+    const cmd = [...(opts.via ?? []), 'chroot', ...(opts.chrootFlags ?? []), root, ...argv];
+    const child = spawn(cmd[0]!, cmd.slice(1), {
       env: { ...CHROOT_ENV, ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
     });

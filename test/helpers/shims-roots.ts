@@ -10,11 +10,14 @@
 //   debian-dash-split  built here: split layout (/bin a directory), /bin/sh -> dash, coreutils
 //   debian-dpkg        built here: debian-dash-split plus bash, dpkg and tar with a minimal dpkg
 //                      database (package upgrades during cross-build mode)
+//   busybox-hardlinks  built here: the official `busybox` image's layout: Debian's busybox-static as
+//                      /bin/busybox and every applet a hard link of it in /bin (no symlinks, no
+//                      /etc/shells); the applet list comes from the same-version amd64 build
 // Trees built here are cached under ${XBUILD_CACHE_DIR:-~/.cache/xbuild}/fixtures/shims-roots/
 // keyed by their recipe; tests always work on private copies (copyRoot).
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readdir, rename, rm, stat, writeFile, readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -23,8 +26,8 @@ import { cacheRoot as xbuildCacheRoot } from '../../src/cache-root.ts';
 const run = promisify(execFile);
 
 export type DebArch = 'armhf' | 'arm64';
-export type RootFlavor = 'debian-dash' | 'debian-bash' | 'busybox' | 'debian-dash-split' | 'debian-dpkg';
-type LocalFlavor = 'debian-dash-split' | 'debian-dpkg';
+export type RootFlavor = 'debian-dash' | 'debian-bash' | 'busybox' | 'debian-dash-split' | 'debian-dpkg' | 'busybox-hardlinks';
+type LocalFlavor = 'debian-dash-split' | 'debian-dpkg' | 'busybox-hardlinks';
 /** Flavors made by the project's fixture script (issue: qemu-tests). */
 const SCRIPT_FLAVORS = new Set<RootFlavor>(['debian-dash', 'debian-bash', 'busybox']);
 /** Debian's /etc/shells (debianutils generates it at install time, which dpkg-deb -x does not run). */
@@ -34,12 +37,14 @@ const CORE = ['libc6', 'coreutils', 'libacl1', 'libattr1', 'libgmp10', 'libselin
 const PACKAGES: Record<LocalFlavor, string[]> = {
   'debian-dash-split': [...CORE, 'dash'],
   'debian-dpkg': [...CORE, 'dash', 'bash', 'libtinfo6', 'dpkg', 'tar', 'libbz2-1.0', 'liblzma5', 'libmd0', 'libzstd1', 'zlib1g'],
+  'busybox-hardlinks': ['busybox-static'],
 };
 const SHELLS: Record<LocalFlavor, string> = {
   'debian-dash-split': '/bin/sh\n/bin/dash\n/usr/bin/dash\n',
   'debian-dpkg': DEBIAN_SHELLS,
+  'busybox-hardlinks': '',
 };
-const RECIPE_VERSION = 5;
+const RECIPE_VERSION = 6;
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** The xbuild cache root of this test process (src/cache-root.ts). */
@@ -47,8 +52,24 @@ export function cacheRoot(): string {
   return xbuildCacheRoot(process.env);
 }
 
+// One download / one build per process, however many tests ask at once (apt-get is slow and heavy).
+const pending = new Map<string, Promise<string>>();
+function once(key: string, fn: () => Promise<string>): Promise<string> {
+  let p = pending.get(key);
+  if (!p) {
+    p = fn();
+    pending.set(key, p);
+    p.catch(() => pending.delete(key));
+  }
+  return p;
+}
+
 /** Downloads `pkg:arch` into the shared .deb cache (once) and returns the file path. */
-export async function debFile(pkg: string, arch: DebArch): Promise<string> {
+export function debFile(pkg: string, arch: DebArch | 'amd64'): Promise<string> {
+  return once(`deb ${pkg}:${arch}`, () => downloadDeb(pkg, arch));
+}
+
+async function downloadDeb(pkg: string, arch: DebArch | 'amd64'): Promise<string> {
   const dir = join(cacheRoot(), 'fixtures', 'debs', arch);
   await mkdir(dir, { recursive: true });
   const prefix = `${pkg}_`;
@@ -74,16 +95,35 @@ async function exists(p: string): Promise<boolean> {
   return stat(p).then(() => true, () => false);
 }
 
+/** The official busybox image's /bin: every applet a hard link of /bin/busybox (names from the amd64 build). */
+async function linkApplets(dest: string, hostDeb: string): Promise<void> {
+  const host = `${dest}.host`;
+  await run('dpkg-deb', ['-x', hostDeb, host]);
+  try {
+    const { stdout } = await run(join(host, 'bin/busybox'), ['--list']);
+    for (const name of new Set(stdout.split('\n').filter((n) => n && n !== 'busybox'))) {
+      await link(join(dest, 'bin/busybox'), join(dest, 'bin', name));
+    }
+  } finally {
+    await rm(host, { recursive: true, force: true });
+  }
+}
+
 async function buildTree(arch: DebArch, flavor: LocalFlavor, dest: string, debs: string[]): Promise<void> {
   await mkdir(dest, { recursive: true });
-  for (const deb of debs) await run('dpkg-deb', ['-x', deb, dest]);
+  const guestDebs = flavor === 'busybox-hardlinks' ? debs.slice(0, -1) : debs;
+  for (const deb of guestDebs) await run('dpkg-deb', ['-x', deb, dest]);
+  if (flavor === 'busybox-hardlinks') {
+    await rm(join(dest, 'usr'), { recursive: true, force: true });
+    await linkApplets(dest, debs.at(-1)!);
+  }
   // documentation is not needed and makes every copy slower
   for (const d of ['usr/share/doc', 'usr/share/man', 'usr/share/locale', 'usr/share/info', 'usr/share/lintian']) {
     await rm(join(dest, d), { recursive: true, force: true });
   }
   for (const d of ['etc', 'tmp', 'root', 'usr/bin', 'usr/lib', 'var/lib', 'proc', 'dev']) await mkdir(join(dest, d), { recursive: true });
   await chmod(join(dest, 'tmp'), 0o1777);
-  await writeFile(join(dest, 'etc/shells'), SHELLS[flavor]);
+  if (SHELLS[flavor]) await writeFile(join(dest, 'etc/shells'), SHELLS[flavor]);
   await writeFile(join(dest, 'etc/passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
   await writeFile(join(dest, 'etc/group'), 'root:x:0:\n');
   if (flavor === 'debian-dpkg') {
@@ -98,9 +138,14 @@ async function buildTree(arch: DebArch, flavor: LocalFlavor, dest: string, debs:
 }
 
 /** The pristine cached tree for `arch`/`flavor` (built once). Never modify it: use copyRoot. */
-export async function pristineRoot(arch: DebArch, flavor: LocalFlavor): Promise<string> {
+export function pristineRoot(arch: DebArch, flavor: LocalFlavor): Promise<string> {
+  return once(`root ${arch}-${flavor}`, () => buildPristine(arch, flavor));
+}
+
+async function buildPristine(arch: DebArch, flavor: LocalFlavor): Promise<string> {
   const debs: string[] = [];
   for (const p of PACKAGES[flavor]) debs.push(await debFile(p, arch));
+  if (flavor === 'busybox-hardlinks') debs.push(await debFile('busybox-static', 'amd64'));
   const key = createHash('sha256').update(JSON.stringify({ RECIPE_VERSION, flavor, arch, debs: debs.map((d) => d.split('/').pop()), shells: SHELLS[flavor] })).digest('hex').slice(0, 16);
   const base = join(cacheRoot(), 'fixtures', 'shims-roots');
   const final = join(base, `${arch}-${flavor}-${key}`);
