@@ -5,7 +5,9 @@
 # finds the emulators cached and takes a second or two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cache="${XBUILD_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/xbuild}"
+# shellcheck source=fixtures/lib.sh
+. scripts/fixtures/lib.sh
+cache=$(xb_cache_root)
 srcdir="$cache/debian-src/qemu-trixie"
 mkdir -p "$srcdir"
 dsc=$(ls "$srcdir"/qemu_*.dsc 2>/dev/null | sort -V | tail -n1 || true)

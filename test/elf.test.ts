@@ -6,7 +6,7 @@ import { inspectElf, inspectElfFile, findNote, tryInspectElf } from '../src/elf/
 import { ElfCapture } from '../src/elf/bytes.ts';
 import { readSectionTable } from '../src/elf/elfy-adapter.ts';
 import { EM_AARCH64, EM_ARM, EM_X86_64, ET_DYN, ET_EXEC } from '../src/elf/constants.ts';
-import { NT_XBUILD_EXECVE, NT_XBUILD_SHIM, XBUILD_NOTE_NAME } from '../src/shims/contract.ts';
+import { NT_XBUILD_EXECVE, NT_XBUILD_SHIM, XBUILD_NOTE_NAME } from '../src/contract/in-image.ts';
 import { XbuildError } from '../src/errors.ts';
 import { elfSample } from './helpers/elf-samples.ts';
 

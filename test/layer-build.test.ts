@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { buildLayer, normalizeEntries } from '../src/layer/build.ts';
 import type { LayerEntry } from '../src/layer/entry.ts';
-import { readAll } from '../src/layout/blob.ts';
+import { readAll } from '../src/oci/digest.ts';
 
 const entries = (): LayerEntry[] => [
   { path: 'usr/bin/cross-build-start', type: 'file', mode: 0o755, content: Buffer.from('#!/bin/sh\nstart\n') },

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readOciLayout, writeOciLayout } from '../src/layout/oci-layout.ts';
 import { readDockerArchive, writeDockerArchive } from '../src/layout/docker-archive.ts';
-import { readAll } from '../src/layout/blob.ts';
+import { readAll } from '../src/oci/digest.ts';
 import { validateImageOrIndex } from '../src/oci/manifest.ts';
 import { XbuildError } from '../src/errors.ts';
 import { smallImages, run } from './helpers/small-images.ts';

@@ -4,7 +4,8 @@ import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { writeFileSync, readFileSync } from 'node:fs';
-import { RegistryClient, MEDIA_TYPES } from '../src/registry/client.ts';
+import { RegistryClient } from '../src/registry/client.ts';
+import { OCI_IMAGE_MANIFEST } from '../src/oci/media-types.ts';
 import { sha256Digest } from '../src/oci/digest.ts';
 import { parseRegistryReference } from '../src/oci/reference.ts';
 import { XbuildError } from '../src/errors.ts';
@@ -22,7 +23,7 @@ export function blob(size: number, mediaType = 'application/vnd.oci.image.layer.
 export function imageOf(layers: Descriptor[]): { config: { data: Buffer; desc: Descriptor }; manifest: Buffer } {
   const cfg = Buffer.from(JSON.stringify({ architecture: 'arm', variant: 'v7', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } }));
   const config = { data: cfg, desc: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256Digest(cfg), size: cfg.length } };
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, config: config.desc, layers }));
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_IMAGE_MANIFEST, config: config.desc, layers }));
   return { config, manifest };
 }
 
@@ -58,13 +59,13 @@ for (const auth of ['none', 'htpasswd', 'token'] as const) {
     const img = imageOf([small.desc, big.desc]);
     t.is(await c.pushBlob(repo, img.config.desc, opener(img.config.data)), 'uploaded');
     const ref = parseRegistryReference(`${reg.host}/xbuild/${auth}/app:v1`);
-    t.is(await c.putManifest(ref, MEDIA_TYPES.ociManifest, img.manifest), sha256Digest(img.manifest));
+    t.is(await c.putManifest(ref, OCI_IMAGE_MANIFEST, img.manifest), sha256Digest(img.manifest));
 
     const m = await c.getManifest(ref);
-    t.deepEqual(m, { mediaType: MEDIA_TYPES.ociManifest, digest: sha256Digest(img.manifest), body: img.manifest });
+    t.deepEqual(m, { mediaType: OCI_IMAGE_MANIFEST, digest: sha256Digest(img.manifest), body: img.manifest });
     const byDigest = await c.getManifest({ ...ref, tag: undefined, digest: m.digest });
     t.deepEqual(byDigest.body, img.manifest);
-    t.deepEqual(await c.headManifest(ref), { mediaType: MEDIA_TYPES.ociManifest, digest: m.digest, size: img.manifest.length });
+    t.deepEqual(await c.headManifest(ref), { mediaType: OCI_IMAGE_MANIFEST, digest: m.digest, size: img.manifest.length });
     t.deepEqual(await readAll(await c.getBlob(repo, big.desc)), big.data);
     t.deepEqual(await readAll(await c.getBlob(repo, small.desc)), small.data);
     t.true(events.some((e) => e.kind === 'done' && e.note === 'exists'));
@@ -130,7 +131,7 @@ for (const auth of ['none', 'htpasswd', 'token'] as const) {
     t.is(err!.code, 'DIGEST_MISMATCH');
     t.false(await c.hasBlob(repo, b.desc.digest));
     const ref = parseRegistryReference(`${reg.host}/xbuild/${auth}/app@${sha256Digest('x')}`);
-    const e2 = await t.throwsAsync(c.putManifest(ref, MEDIA_TYPES.ociManifest, Buffer.from('{}')), { instanceOf: XbuildError });
+    const e2 = await t.throwsAsync(c.putManifest(ref, OCI_IMAGE_MANIFEST, Buffer.from('{}')), { instanceOf: XbuildError });
     t.is(e2!.code, 'DIGEST_MISMATCH');
   });
 

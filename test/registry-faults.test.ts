@@ -4,7 +4,8 @@
 import test from 'ava';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { RegistryClient, MEDIA_TYPES } from '../src/registry/client.ts';
+import { RegistryClient } from '../src/registry/client.ts';
+import { OCI_IMAGE_MANIFEST } from '../src/oci/media-types.ts';
 import { sha256Digest } from '../src/oci/digest.ts';
 import { parseRegistryReference } from '../src/oci/reference.ts';
 import { XbuildError } from '../src/errors.ts';
@@ -19,7 +20,7 @@ const data = randomBytes(300_000);
 const desc: Descriptor = { mediaType: 'application/octet-stream', digest: sha256Digest(data), size: data.length };
 const cfg = Buffer.from('{"architecture":"arm","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}');
 const cfgDesc: Descriptor = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256Digest(cfg), size: cfg.length };
-const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest, config: cfgDesc, layers: [{ ...desc, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }] }));
+const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_IMAGE_MANIFEST, config: cfgDesc, layers: [{ ...desc, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' }] }));
 
 test.before(async () => {
   reg = await startRegistry({ auth: 'none' });
@@ -28,7 +29,7 @@ test.before(async () => {
   const repo = { registry: reg.host, repository: 'faults/app' };
   await c.pushBlob(repo, desc, async () => Readable.from([data]));
   await c.pushBlob(repo, cfgDesc, async () => Readable.from([cfg]));
-  await c.putManifest(parseRegistryReference(`${reg.host}/faults/app:v1`), MEDIA_TYPES.ociManifest, manifest);
+  await c.putManifest(parseRegistryReference(`${reg.host}/faults/app:v1`), OCI_IMAGE_MANIFEST, manifest);
   c.close();
 });
 test.after.always(async () => { await proxy?.stop(); await reg?.stop(); });
@@ -118,6 +119,19 @@ test.serial('a reset before any answer, 500 and 429 with Retry-After are retried
   t.deepEqual(proxy.requests.filter((r) => r.path.includes('/manifests/')).map((r) => r.fault ?? r.status), ['reset before response', 'status 500', 'status 429', 200]);
 });
 
+test.serial('a cross-repository mount the registry refuses (403) falls back to an upload, as go-containerregistry does', async (t) => {
+  const logs: string[] = [];
+  const c = new RegistryClient({ env: {}, retry: RETRY, onProgress: (e) => { if (e.kind === 'log') logs.push(e.message); } });
+  t.teardown(() => c.close());
+  const repo = { registry: proxy.host, repository: 'faults/mount-refused' };
+  proxy.addFault({ method: 'POST', path: /[?&]mount=/, kind: 'status', status: 403, times: 1 });
+  t.is(await c.pushBlob(repo, desc, async () => Readable.from([data]), { mountFrom: viaProxy() }), 'uploaded');
+  const posts = proxy.requests.filter((r) => r.method === 'POST');
+  t.deepEqual(posts.map((r) => [r.path.includes('mount='), r.fault ?? r.status]), [[true, 'status 403'], [false, 202]]);
+  t.true(logs.some((l) => /mount from faults\/app.*uploading the blob instead/.test(l)), logs.join('\n'));
+  t.true(await c.hasBlob({ registry: reg.host, repository: 'faults/mount-refused' }, desc.digest));
+});
+
 test.serial('a chunk reset before reaching the registry is resent in the same session; a 503 on the manifest PUT is retried', async (t) => {
   const c = new RegistryClient({ env: {}, retry: RETRY, monolithicMaxBytes: 50_000, chunkBytes: 64 * 1024 });
   t.teardown(() => c.close());
@@ -126,7 +140,7 @@ test.serial('a chunk reset before reaching the registry is resent in the same se
   proxy.addFault({ method: 'PUT', path: /\/manifests\//, kind: 'status', status: 503, times: 1 });
   t.is(await c.pushBlob(repo, desc, async () => Readable.from([data])), 'uploaded');
   t.is(await c.pushBlob(repo, cfgDesc, async () => Readable.from([cfg])), 'uploaded');
-  t.is(await c.putManifest(parseRegistryReference(`${proxy.host}/faults/upload:v1`), MEDIA_TYPES.ociManifest, manifest), sha256Digest(manifest));
+  t.is(await c.putManifest(parseRegistryReference(`${proxy.host}/faults/upload:v1`), OCI_IMAGE_MANIFEST, manifest), sha256Digest(manifest));
   t.is(proxy.requests.filter((r) => r.method === 'PUT' && r.path.includes('/manifests/')).length, 2);
   t.is(proxy.requests.filter((r) => r.method === 'PATCH').length, 6, 'chunked: 5 chunks + the reset one');
   t.is(proxy.requests.filter((r) => r.method === 'POST').length, 2, 'the reset chunk was resent in the same upload session (one POST per blob)');

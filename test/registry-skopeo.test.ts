@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { gzipSync, gunzipSync } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { pack } from 'tar-stream';
-import { RegistryClient, MEDIA_TYPES } from '../src/registry/client.ts';
+import { RegistryClient } from '../src/registry/client.ts';
+import { OCI_IMAGE_MANIFEST } from '../src/oci/media-types.ts';
 import { sha256Digest, digestStream } from '../src/oci/digest.ts';
 import { parseRegistryReference } from '../src/oci/reference.ts';
 import type { Descriptor, ImageManifest } from '../src/oci/model.ts';
@@ -52,11 +53,11 @@ async function ociLayout(tag: string): Promise<{ dir: string; layer: Buffer; con
   const diffId = sha256Digest(gunzipSync(tar));
   const config = Buffer.from(JSON.stringify({ architecture: 'arm', variant: 'v7', os: 'linux', rootfs: { type: 'layers', diff_ids: [diffId] }, history: [{ created_by: 'test' }] }));
   const layerDesc: Descriptor = { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: put(tar), size: tar.length };
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MEDIA_TYPES.ociManifest,
+  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_IMAGE_MANIFEST,
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: put(config), size: config.length }, layers: [layerDesc] }));
   const md = put(manifest);
   writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: MEDIA_TYPES.ociManifest, digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
+  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: OCI_IMAGE_MANIFEST, digest: md, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } }] }));
   return { dir, layer: tar, config, manifest };
 }
 
@@ -95,7 +96,7 @@ for (const auth of ['none', 'htpasswd', 'token'] as const) {
     const manifest = JSON.parse(src.manifest.toString()) as ImageManifest;
     await c.pushBlob(repo, manifest.layers[0]!, async () => Readable.from([src.layer]));
     await c.pushBlob(repo, manifest.config, async () => Readable.from([src.config]));
-    const digest = await c.putManifest(parseRegistryReference(`${reg.host}/interop/from-xbuild:v2`), MEDIA_TYPES.ociManifest, src.manifest);
+    const digest = await c.putManifest(parseRegistryReference(`${reg.host}/interop/from-xbuild:v2`), OCI_IMAGE_MANIFEST, src.manifest);
     const inspect = JSON.parse(await skopeo(['inspect', '--tls-verify=false', ...creds, `docker://${reg.host}/interop/from-xbuild:v2`])) as { Digest: string; Architecture: string; Layers: string[] };
     t.is(inspect.Digest, digest);
     t.is(inspect.Architecture, 'arm');

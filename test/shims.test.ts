@@ -3,18 +3,21 @@
 // and the refusals of cross-build-start on real ARM trees.
 import test from 'ava';
 import { execFile } from 'node:child_process';
+import { createReadStream } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile, chmod, unlink, readlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
-import { ensureShim, shimCompileFlags, xbuildCacheRoot, SHIM_VERSION } from '../src/shims/build.ts';
+import { ensureShim, shimCompileFlags } from '../src/shims/build.ts';
+import { SHIM_VERSION } from '../src/contract/in-image.ts';
 import { checkShimBinary, shimNoteVersion } from '../src/shims/elf-check.ts';
 import { installLayerEntries, xbuildLayerEntries } from '../src/shims/layer.ts';
-import { CROSS_BUILD_END, CROSS_BUILD_START, STATE_FILE, emulatorInImage, ORIGINAL_SUFFIX } from '../src/shims/contract.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START, STATE_FILE, emulatorInImage, ORIGINAL_SUFFIX } from '../src/contract/in-image.ts';
 import { XbuildError } from '../src/errors.ts';
 import type { LayerEntry } from '../src/layer/entry.ts';
 import { assertNoArmBinfmt } from './helpers/binfmt.ts';
+import { elfSample } from './helpers/elf-samples.ts';
 import { cacheRoot, copyRoot } from './helpers/shims-roots.ts';
 import { stockEmulator } from './helpers/shims-emulator.ts';
 import { chrootRun, diffSnapshots, snapshotTree } from './helpers/shims-chroot.ts';
@@ -36,13 +39,6 @@ async function streamBytes(e: LayerEntry): Promise<Buffer> {
   for await (const c of (await e.content()) as Readable) chunks.push(Buffer.from(c));
   return Buffer.concat(chunks);
 }
-
-test('xbuildCacheRoot follows XBUILD_CACHE_DIR, then XDG_CACHE_HOME, then HOME', (t) => {
-  t.is(xbuildCacheRoot({ XBUILD_CACHE_DIR: '/c', XDG_CACHE_HOME: '/x', HOME: '/h' }), '/c');
-  t.is(xbuildCacheRoot({ XDG_CACHE_HOME: '/x', HOME: '/h' }), '/x/xbuild');
-  t.is(xbuildCacheRoot({ HOME: '/h' }), '/h/.cache/xbuild');
-  t.throws(() => xbuildCacheRoot({}), { instanceOf: XbuildError });
-});
 
 test('ensureShim builds reproducibly: two cold caches give identical bytes; a warm cache is reused', async (t) => {
   const a = await tmp(t);
@@ -112,9 +108,10 @@ test('xbuildLayerEntries: the full, sorted, deterministic file set for each arch
   const d = await tmp(t);
   const shimPath = await sharedShim();
   const shim = await readFile(shimPath);
+  const standIn = await readFile(await elfSample('synthetic/x86_64-xbuild-note1')); // static x86_64 with the emulator note
   for (const arch of ['arm', 'aarch64'] as const) {
     const emulatorPath = join(d, `emu-${arch}`);
-    await writeFile(emulatorPath, Buffer.concat([shim, Buffer.from(arch)])); // any x86_64 ELF will do here
+    await writeFile(emulatorPath, Buffer.concat([standIn, Buffer.from(arch)]));
     const a = await xbuildLayerEntries({ arch, emulatorPath, shimPath });
     const b = await xbuildLayerEntries({ arch, emulatorPath, shimPath });
     const shape = (es: LayerEntry[]) => es.map(({ path, type, mode, size }) => ({ path, type, mode, size }));
@@ -124,7 +121,7 @@ test('xbuildLayerEntries: the full, sorted, deterministic file set for each arch
       { path: 'usr/bin', type: 'dir', mode: 0o755, size: undefined },
       { path: CROSS_BUILD_END, type: 'file', mode: 0o755, size: shim.length },
       { path: CROSS_BUILD_START, type: 'file', mode: 0o755, size: shim.length },
-      { path: emulatorInImage(arch), type: 'file', mode: 0o755, size: shim.length + arch.length },
+      { path: emulatorInImage(arch), type: 'file', mode: 0o755, size: standIn.length + arch.length },
       { path: 'usr/lib', type: 'dir', mode: 0o755, size: undefined },
       { path: 'usr/lib/xbuild', type: 'dir', mode: 0o755, size: undefined },
     ]);
@@ -137,6 +134,22 @@ test('xbuildLayerEntries: the full, sorted, deterministic file set for each arch
     const emu = a.find((x) => x.path === emulatorInImage(arch))!;
     t.deepEqual(await streamBytes(emu), await streamBytes(emu));
   }
+});
+
+test('xbuildLayerEntries refuses an emulator that is not xbuild\'s as cross-build-start would: stock QEMU, dynamic, the shim', async (t) => {
+  const shimPath = await sharedShim();
+  for (const [sample, re] of [
+    ['amd64/qemu-arm-static', /is not xbuild's: no "xbuild" ELF note of type 1: not xbuild's execve-intercepting emulator \(stock QEMU/],
+    ['amd64/qemu-arm', /is not xbuild's: dynamically linked .*; no "xbuild" ELF note of type 1/],
+    ['armhf/busybox', /is not xbuild's: e_machine 40 \(ELF32\), not x86_64/],
+  ] as const) {
+    const e = await t.throwsAsync(xbuildLayerEntries({ arch: 'arm', emulatorPath: await elfSample(sample), shimPath }), { instanceOf: XbuildError });
+    t.is(e!.code, 'NO_EMULATOR', sample);
+    t.regex(e!.message, re, sample);
+    t.regex(e!.hint ?? '', /xbuild qemu build.*qemu-user-static will not do/, sample);
+  }
+  const e = await t.throwsAsync(xbuildLayerEntries({ arch: 'arm', emulatorPath: shimPath, shimPath }), { instanceOf: XbuildError });
+  t.regex(e!.message, /no "xbuild" ELF note of type 1/, 'the shim carries note type 2, not the emulator note');
 });
 
 test('xbuildLayerEntries refuses a missing or non-x86_64 emulator and a file that is not the shim', async (t) => {
@@ -171,7 +184,11 @@ test('installLayerEntries writes files with exact modes, symlinks and dirs into 
 async function treeWithLayer(t: Parameters<typeof tmp>[0], arch: 'armhf' | 'arm64', flavor: 'debian-dash' | 'debian-dash-split' | 'busybox', emulator: { arch: 'arm' | 'aarch64'; path: string }) {
   const d = await tmp(t);
   const root = await copyRoot(arch, flavor, d);
-  await installLayerEntries(root, await xbuildLayerEntries({ arch: emulator.arch, emulatorPath: emulator.path, shimPath: await sharedShim() }));
+  // wrap's entries (built with a note-carrying stand-in, as xbuildLayerEntries refuses anything else), then the
+  // test's emulator in its place: these tests check what cross-build-start does inside the image with it
+  const entries = await xbuildLayerEntries({ arch: emulator.arch, emulatorPath: await elfSample('synthetic/x86_64-xbuild-note1'), shimPath: await sharedShim() });
+  const emuPath = emulatorInImage(emulator.arch);
+  await installLayerEntries(root, entries.map((e) => (e.path === emuPath ? { ...e, content: async () => createReadStream(emulator.path) } : e)));
   return root;
 }
 

@@ -15,6 +15,15 @@ test('verify without a usable image source exits 2 (could not run) and prints on
   t.is(c.stdout(), '');
 });
 
+test('verify --platform: a malformed platform is a usage error (exit 2) before any image is opened', async (t) => {
+  for (const bad of ['linux//arm', 'linux/arm/v7/extra', 'linux/arm v7']) {
+    const c = capture();
+    t.is(await runCli(['verify', 'oci:/nonexistent/xbuild-layout', '--platform', bad], c.ctx), 2, bad);
+    t.regex(c.stderr(), /^xbuild: malformed platform/, bad);
+    t.regex(c.stderr(), /hint: write platforms as os\/arch\[\/variant\]/, bad);
+  }
+});
+
 test('verify --shim with a missing file exits 2', async (t) => {
   const c = capture();
   t.is(await runCli(['verify', 'oci:/x', '--shim', '/nonexistent/shim'], c.ctx), 2);

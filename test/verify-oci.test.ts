@@ -13,7 +13,7 @@ import { writeOciLayout } from '../src/layout/oci-layout.ts';
 import { writeDockerArchive } from '../src/layout/docker-archive.ts';
 import { RegistryClient } from '../src/registry/client.ts';
 import { parseRegistryReference } from '../src/oci/reference.ts';
-import { pushImage } from '../src/wrap/push.ts';
+import { pushImage } from '../src/registry/push.ts';
 import { capture } from './helpers/capture.ts';
 import { memImage, memIndex, tarOf, type TarSpec } from './helpers/mem-image.ts';
 import { debianLikeRoot, xbuildLayer, xbuildParts } from './helpers/verify-images.ts';

@@ -2,9 +2,11 @@
 // Debian binaries (test/helpers/verify-images.ts).
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verify, verifyImage, type PlatformReport } from '../src/verify/verify.ts';
+import { parsePlatform } from '../src/oci/platform.ts';
 import { XbuildError } from '../src/errors.ts';
 import { memImage, memIndex, tarOf, type TarSpec } from './helpers/mem-image.ts';
 import { debianLikeRoot, xbuildLayer, xbuildParts } from './helpers/verify-images.ts';
@@ -19,6 +21,16 @@ async function wrappedArmhf(extra: TarSpec[][] = [], platform = { architecture: 
   for (const e of extra) layers.push(await tarOf(e));
   return { image: memImage('test/wrapped', platform, layers.map((tar) => ({ tar }))), parts };
 }
+
+test('the verify cases use the real emulator: when it is not built, xbuildParts fails (no silent stand-in)', async (t) => {
+  const d = await mkdtemp(join(tmpdir(), 'xbuild-no-qemu-'));
+  t.teardown(() => rm(d, { recursive: true, force: true }));
+  const env = { HOME: d, XBUILD_CACHE_DIR: d, PATH: process.env.PATH };
+  const e = await t.throwsAsync(xbuildParts('arm', env));
+  t.regex(e!.message, /no qemu-arm-static \(emulator for arm\) built from the current patch series/);
+  const e2 = await t.throwsAsync(xbuildParts('aarch64', { ...env, XBUILD_QEMU_DIR: d }));
+  t.regex(e2!.message, /no qemu-aarch64-static .* in --qemu-dir/);
+});
 
 test('a correctly wrapped arm/v7 image passes; with the shim build given, the shims must be identical', async (t) => {
   const { image, parts } = await wrappedArmhf();
@@ -229,10 +241,10 @@ test('an index is verified per platform; --platform selects one; attestations ar
   t.false(all.passed);
   t.is(all.skipped.length, 1);
   t.true(ids(all.platforms[1]!, 'error').includes('emulator-missing'));
-  const one = await verify(index, { platform: 'linux/arm/v7' });
+  const one = await verify(index, { platform: parsePlatform('linux/arm/v7') });
   t.deepEqual(one.platforms.map((p) => p.platform), ['linux/arm/v7']);
   t.true(one.passed);
-  const err = await t.throwsAsync(verify(index, { platform: 'linux/s390x' }), { instanceOf: XbuildError });
+  const err = await t.throwsAsync(verify(index, { platform: parsePlatform('linux/s390x') }), { instanceOf: XbuildError });
   t.is(err?.code, 'NOT_FOUND');
 });
 
@@ -255,9 +267,15 @@ test('uncompressed tar layers are read; zstd layers are refused as UNSUPPORTED (
 
 test('an image asked for with --platform it is not is a NOT_FOUND error', async (t) => {
   const { image } = await wrappedArmhf();
-  const err = await t.throwsAsync(verifyImage(image, { platform: 'linux/arm64' }), { instanceOf: XbuildError });
+  const err = await t.throwsAsync(verifyImage(image, { platform: parsePlatform('linux/arm64') }), { instanceOf: XbuildError });
   t.is(err?.code, 'NOT_FOUND');
-  t.true((await verifyImage(image, { platform: 'linux/arm' })).passed, 'arm without variant matches arm/v7');
+  t.true((await verifyImage(image, { platform: parsePlatform('linux/arm') })).passed, 'arm without variant matches arm/v7');
+  // the spellings wrap accepts (one parser): aliases, upper case, a bare variant number
+  for (const p of ['armhf', 'linux/ARM/7', 'linux/arm/v7', 'arm']) t.true((await verifyImage(image, { platform: parsePlatform(p) })).passed, p);
+  for (const p of ['aarch64', 'linux/arm/v6']) {
+    const e = await t.throwsAsync(verifyImage(image, { platform: parsePlatform(p) }), { instanceOf: XbuildError });
+    t.is(e?.code, 'NOT_FOUND', p);
+  }
 });
 
 test('when the capture limits cut PT_DYNAMIC, the emulator is not proven (error), never passed silently', async (t) => {

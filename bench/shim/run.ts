@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ensureShim } from '../../src/shims/build.ts';
 import { installXbuildLayer } from '../../src/shims/layer.ts';
-import type { QemuArch } from '../../src/qemu/cache.ts';
+import type { QemuArch } from '../../src/oci/platform.ts';
 import { assertNoArmBinfmt } from '../../test/helpers/binfmt.ts';
 import { cacheRoot, copyRoot, type DebArch } from '../../test/helpers/shims-roots.ts';
 import { patchedEmulator } from '../../test/helpers/shims-emulator.ts';

@@ -5,7 +5,8 @@
 // Images are generated once into ${XBUILD_CACHE_DIR:-~/.cache/xbuild}/bench/verify/.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
+import { cacheRoot } from '../../src/cache-root.ts';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeImage } from './make-image.ts';
@@ -14,7 +15,7 @@ const run = promisify(execFile);
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(k); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const largeMiB = arg('--large-mib', 520);
 const hugeMiB = arg('--huge-mib', 0);
-const cache = join(process.env.XBUILD_CACHE_DIR ?? join(homedir(), '.cache', 'xbuild'), 'bench', 'verify');
+const cache = join(cacheRoot(process.env), 'bench', 'verify');
 
 async function timed(cmd: string, args: string[]): Promise<{ seconds: number; rssKiB: number; stdout: string }> {
   const { stdout, stderr } = await run('/usr/bin/time', ['-f', 'XBUILD_TIME %e %M', cmd, ...args], { maxBuffer: 1 << 26 });

@@ -1,6 +1,6 @@
 // Child process of the benchmark: open one image with openImage (as the CLI
 // does), verify it, print a JSON line with the result summary.
-import { openImage } from '../../src/oci/open.ts';
+import { openImage } from '../../src/open/open.ts';
 import { verify } from '../../src/verify/verify.ts';
 
 const name = process.argv[2]!;

@@ -8,18 +8,18 @@
 //   node scripts/build.mjs && npx tsx bench/wrap/run.ts [--large-mib 300]
 import { execFile } from 'node:child_process';
 import { stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { cacheRoot } from '../../src/cache-root.ts';
+import { dirname, join } from 'node:path';
+import { findEmulator } from '../../test/helpers/emulators.ts';
 import { promisify } from 'node:util';
 import { makeBase } from './make-base.ts';
 import { startCountProxy } from './count-proxy.ts';
 import { startRegistry } from '../../test/helpers/registry.ts';
-import { smallImages } from '../../test/helpers/small-images.ts';
 
 const run = promisify(execFile);
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(k); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const sizes = [5, arg('--large-mib', 300)];
-const cache = join(process.env.XBUILD_CACHE_DIR ?? join(homedir(), '.cache', 'xbuild'), 'bench', 'wrap');
+const cache = join(cacheRoot(process.env), 'bench', 'wrap');
 
 async function timed(cmd: string, args: string[]): Promise<{ seconds: number; rssKiB: number }> {
   const { stderr } = await run('/usr/bin/time', ['-f', 'XBUILD_TIME %e %M', cmd, ...args], { maxBuffer: 1 << 26, env: { ...process.env, SOURCE_DATE_EPOCH: '0' } });
@@ -37,7 +37,7 @@ async function ensureBase(mib: number): Promise<string> {
 }
 
 if (!(await stat('dist/xbuild.mjs').catch(() => undefined))) throw new Error('dist/xbuild.mjs is missing: run node scripts/build.mjs first');
-const qemuDir = join(await smallImages(), 'qemu');
+const qemuDir = dirname(await findEmulator('arm')); // xbuild's patched emulators (wrap refuses stock QEMU)
 const reg = await startRegistry({ auth: 'none' });
 const proxy = await startCountProxy(reg.port);
 type Row = { size: number; what: string; seconds: number; sent: number; rssKiB: number };

@@ -2,14 +2,16 @@ import type { Command } from 'commander';
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { EXIT_FINDINGS, wrapError } from '../errors.ts';
-import { openImage } from '../oci/open.ts';
+import type { Platform } from '../oci/model.ts';
+import { parsePlatform } from '../oci/platform.ts';
+import { openImage } from '../open/open.ts';
 import { verify, type VerifyReport } from '../verify/verify.ts';
 import { ExitCode, type CliContext } from './context.ts';
 import { createProgressRenderer } from './render-progress.ts';
 
 export interface VerifyCliOptions {
   image: string;
-  platform?: string;
+  platform?: Platform;
   json: boolean;
   shims: string[];
   insecureRegistries: string[];
@@ -29,7 +31,7 @@ export function registerVerify(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'no progress lines')
     .action(async (image: string, flags: { platform?: string; json?: boolean; shim: string[]; insecureRegistry: string[]; quiet?: boolean }) => {
       const code = await runVerify({
-        image, platform: flags.platform, json: Boolean(flags.json), shims: flags.shim,
+        image, ...(flags.platform !== undefined ? { platform: parsePlatform(flags.platform) } : {}), json: Boolean(flags.json), shims: flags.shim,
         insecureRegistries: flags.insecureRegistry, quiet: Boolean(flags.quiet),
       }, ctx);
       if (code !== 0) throw new ExitCode(code);

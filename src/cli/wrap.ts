@@ -6,7 +6,8 @@ import { parseOutputSpec } from '../wrap/output.ts';
 import { runWrap, type WrapRequest } from '../wrap/run-wrap.ts';
 import { xbuildLayerSource } from '../wrap/layer-source.ts';
 import { xbuildLayerEntries } from '../shims/layer.ts';
-import { ensureShim, xbuildCacheRoot } from '../shims/build.ts';
+import { ensureShim } from '../shims/build.ts';
+import { cacheRoot } from '../cache-root.ts';
 import { createProgressRenderer } from './render-progress.ts';
 import type { CliContext } from './context.ts';
 
@@ -64,7 +65,7 @@ export function registerWrap(program: Command, ctx: CliContext): void {
       const report = await runWrap(req, {
         layerSource: xbuildLayerSource({
           qemuDir: flags.qemuDir, env: ctx.env, entries: xbuildLayerEntries,
-          shimPath: () => ensureShim({ cacheRoot: xbuildCacheRoot(ctx.env), onProgress }),
+          shimPath: () => ensureShim({ cacheRoot: cacheRoot(ctx.env), onProgress }),
         }),
       }, onProgress);
       if (flags.json) {

@@ -15,7 +15,7 @@ import type { LayerEntry } from './entry.ts';
 import type { Descriptor, Layer } from '../oci/model.ts';
 import { OCI_LAYER_TAR_GZIP } from '../oci/media-types.ts';
 import { XbuildError } from '../errors.ts';
-import { verifying } from '../layout/blob.ts';
+import { verifying } from '../oci/digest.ts';
 
 /** Level 6: on the 11 MB emulator level 9 costs 4x the CPU for 0.6% fewer bytes (and the layer is compressed twice). */
 export const GZIP_LEVEL = 6;

@@ -13,7 +13,7 @@ import { DOCKER_CONFIG, DOCKER_LAYER_TAR, DOCKER_LAYER_TAR_GZIP, DOCKER_MANIFEST
 import { parseConfig } from '../oci/manifest.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
-import { readAll, sha256Digest, verifying } from './blob.ts';
+import { readAll, sha256Digest, verifying } from '../oci/digest.ts';
 import { formatReference, parseRegistryReference } from '../oci/reference.ts';
 import { indexTar, resolveMember, type TarMember } from './tar-index.ts';
 

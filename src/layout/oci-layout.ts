@@ -12,15 +12,15 @@ import { checkDescriptor } from '../oci/manifest.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import type { OnProgress } from '../progress.ts';
 import { noProgress } from '../progress.ts';
-import { digestHex, verifying } from './blob.ts';
-import { openFromStore, type BlobStore } from './store-image.ts';
-import { collectBlobs, descriptorOf } from './walk.ts';
+import { algorithmOf, digestHex, verifying } from '../oci/digest.ts';
+import { openFromStore, type BlobStore } from '../oci/store-image.ts';
+import { collectBlobs, descriptorOf } from '../oci/walk.ts';
 
 const LAYOUT_FILE = 'oci-layout';
 const LAYOUT_VERSION = '1.0.0';
 
 function blobPath(dir: string, digest: string): string {
-  return join(dir, 'blobs', 'sha256', digestHex(digest));
+  return join(dir, 'blobs', algorithmOf(digest), digestHex(digest));
 }
 
 export function ociLayoutStore(dir: string): BlobStore {

@@ -1,7 +1,9 @@
-// sha256 digests ("sha256:<64 hex>") and the verifying reader every blob read
-// goes through: it counts and hashes what passes and, at EOF, fails with a
-// typed DIGEST_MISMATCH XbuildError when size or digest differ from the
-// descriptor (too many bytes fail as soon as they arrive).
+// Digests ("sha256:<64 hex>", sha512 accepted on read) and the one verifying
+// reader every blob read goes through -- registry, OCI layout, docker-archive,
+// the layer builder: it counts and hashes what passes and, at EOF, fails with
+// a typed DIGEST_MISMATCH XbuildError when size or digest differ from the
+// descriptor (too many bytes fail as soon as they arrive). Also `readAll` for
+// the small documents (manifests, configs) that are read whole.
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { XbuildError } from '../errors.ts';
@@ -15,13 +17,18 @@ export function isDigest(s: unknown): s is string {
   return typeof s === 'string' && BLOB_DIGEST.test(s);
 }
 
+/** diff_ids and the digests xbuild computes are sha256 only. */
+export function isSha256Digest(s: unknown): s is string {
+  return typeof s === 'string' && SHA256_DIGEST.test(s);
+}
+
 /** Throws INVALID_IMAGE unless `s` is a sha256 (or sha512) digest; returns its hex part. */
 export function digestHex(s: string, what = 'digest'): string {
   if (!isDigest(s)) throw new XbuildError('INVALID_IMAGE', `${what} "${s}" is not sha256:<64 lower-case hex> (or sha512:<128 hex>)`);
   return s.slice(s.indexOf(':') + 1);
 }
 
-function algorithmOf(digest: string): 'sha256' | 'sha512' {
+export function algorithmOf(digest: string): 'sha256' | 'sha512' {
   return digest.startsWith('sha512:') ? 'sha512' : 'sha256';
 }
 
@@ -102,4 +109,23 @@ export class VerifyingStream extends Transform {
 
 export function verifyingStream(desc: Pick<Descriptor, 'digest' | 'size'>, label?: string): VerifyingStream {
   return new VerifyingStream(desc, label);
+}
+
+/** Pipe `src` through a verifying stream; errors of the source are forwarded. */
+export function verifying(src: Readable, desc: Pick<Descriptor, 'digest' | 'size'>, label?: string): Readable {
+  const v = new VerifyingStream(desc, label);
+  src.on('error', (e) => v.destroy(e));
+  return src.pipe(v);
+}
+
+/** Read a whole (small) stream into memory: manifests and configs only, never layers. */
+export async function readAll(stream: Readable, limit = 16 * 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = []; let n = 0;
+  for await (const c of stream) {
+    const b = Buffer.isBuffer(c) ? c : Buffer.from(c as string);
+    n += b.length;
+    if (n > limit) throw new XbuildError('INVALID_IMAGE', `document larger than ${limit} bytes where a manifest or config was expected`);
+    chunks.push(b);
+  }
+  return Buffer.concat(chunks);
 }

@@ -3,7 +3,7 @@
 import type { Descriptor, Image, ImageConfig, ImageIndex, ImageManifest, Index, ImageOrIndex } from './model.ts';
 import { XbuildError } from '../errors.ts';
 import { isImageManifestMediaType, isIndexMediaType, OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from './media-types.ts';
-import { isSha256Digest, sha256Digest } from '../layout/blob.ts';
+import { isSha256Digest, sha256Digest } from './digest.ts';
 
 function invalid(what: string, msg: string): XbuildError {
   return new XbuildError('INVALID_IMAGE', `${what}: ${msg}`);

@@ -1,8 +1,22 @@
-// Platforms: parse/format/match "linux/arm/v7" with containerd's normalisation,
-// and decide which platforms need (and can get) emulation on the host.
+// Platforms: the one parser/normaliser/matcher of "linux/arm/v7" (containerd's
+// normalisation), the architecture tables (OCI name -> QEMU linux-user target),
+// and which platforms need (and can get) emulation on the host.
 import type { Platform } from './model.ts';
 import { XbuildError } from '../errors.ts';
-import { qemuArchFor, type QemuArch } from '../qemu/cache.ts';
+
+/** QEMU's linux-user target names for the platforms xbuild emulates. */
+export type QemuArch = 'arm' | 'aarch64';
+
+export const QEMU_ARCHES: readonly QemuArch[] = ['arm', 'aarch64'];
+
+/** The QEMU target that runs OCI architecture `architecture` (variants of arm share one). */
+export function qemuArchFor(architecture: string, _variant?: string): QemuArch | undefined {
+  switch (architecture) {
+    case 'arm': return 'arm';
+    case 'arm64': return 'aarch64';
+    default: return undefined;
+  }
+}
 
 /** Normalise architecture aliases and default variants (arm -> v7, arm64 -> v8, aarch64 -> arm64 ...). */
 export function normalizePlatform(p: Platform): Platform {
@@ -45,17 +59,21 @@ export function parsePlatformList(text: string): Platform[] {
   return text.split(',').map((s) => s.trim()).filter((s) => s !== '').map(parsePlatform);
 }
 
+/** "os/arch[/variant]" exactly as given (a config's or index entry's own spelling, as reports show it). */
+export function platformString(p: Pick<Platform, 'os' | 'architecture' | 'variant'>): string {
+  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
+}
+
 /** "linux/arm/v7" (normalised; arm64's default v8 is left out, as docker prints it). */
 export function formatPlatform(p: Platform): string {
-  const n = normalizePlatform(p);
-  return [n.os, n.architecture, n.variant].filter(Boolean).join('/');
+  return platformString(normalizePlatform(p));
 }
 
 /**
  * Does `have` satisfy `want`? Both normalised; a wanted platform without a
  * variant matches any variant of the architecture.
  */
-export function matchPlatform(want: Platform, have: Platform): boolean {
+export function matchPlatform(want: Platform, have: Pick<Platform, 'os' | 'architecture' | 'variant'>): boolean {
   const w = normalizePlatform(want); const h = normalizePlatform(have);
   if (w.os !== h.os || w.architecture !== h.architecture) return false;
   if (w.variant === undefined || (want.variant === undefined && w.architecture === 'arm')) return true;

@@ -1,6 +1,6 @@
 // How the emulators are configured. Part of the cache key: change a flag and
 // every cached build is rebuilt.
-import type { QemuArch } from './cache.ts';
+import type { QemuArch } from '../oci/platform.ts';
 
 /**
  * Static linux-user emulators only, nothing optional (no system emulation,

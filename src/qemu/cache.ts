@@ -1,42 +1,19 @@
 // Where built emulators live, and how wrap finds them.
 //
-// Contract (issue 2 fills in the build side; wrap only reads):
-//   cache root:  $XBUILD_CACHE_DIR, else ${XDG_CACHE_HOME:-~/.cache}/xbuild
+// Layout (the build side writes, wrap only reads):
+//   cache root:  cacheRoot() of src/cache-root.ts
 //   emulators:   <root>/qemu/<key>/qemu-<qemu-arch>-static   (+ build.json describing inputs)
 //   shim:        <root>/shim/<key>/xbuild-shim               (host-native static /bin/sh shim: src/shims/build.ts ensureShim)
 //   `--qemu-dir DIR` replaces the lookup with a directory holding the same file names.
 import { constants } from 'node:fs';
 import { access, readdir, readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { XbuildError } from '../errors.ts';
+import { cacheRoot, type Env } from '../cache-root.ts';
+import type { QemuArch } from '../oci/platform.ts';
+import { emulatorFileName } from '../contract/in-image.ts';
 import { readSeries } from './series.ts';
 
-/** QEMU's linux-user target names for the platforms xbuild emulates. */
-export type QemuArch = 'arm' | 'aarch64';
-
-export const QEMU_ARCHES: readonly QemuArch[] = ['arm', 'aarch64'];
-
-export function qemuArchFor(architecture: string, _variant?: string): QemuArch | undefined {
-  switch (architecture) {
-    case 'arm': return 'arm';
-    case 'arm64': return 'aarch64';
-    default: return undefined;
-  }
-}
-
-export function emulatorFileName(arch: QemuArch): string {
-  return `qemu-${arch}-static`;
-}
-
-export type Env = Record<string, string | undefined>;
-
-/** $XBUILD_CACHE_DIR, else ${XDG_CACHE_HOME:-$HOME/.cache}/xbuild. */
-export function cacheRoot(env: Env): string {
-  if (env.XBUILD_CACHE_DIR) return resolve(env.XBUILD_CACHE_DIR);
-  const xdg = env.XDG_CACHE_HOME || join(env.HOME || homedir(), '.cache');
-  return join(resolve(xdg), 'xbuild');
-}
 
 /** <root>/qemu: one directory per build key. */
 export function qemuCacheDir(env: Env): string {

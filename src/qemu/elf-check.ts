@@ -2,9 +2,9 @@
 // PT_INTERP, no DT_NEEDED), for the host (x86_64) and carrying the xbuild note.
 import { XbuildError, wrapError } from '../errors.ts';
 import { findNote, inspectElfFile } from '../elf/inspect.ts';
-import { NT_XBUILD_EXECVE, XBUILD_NOTE_NAME } from '../shims/contract.ts';
+import { NT_XBUILD_EXECVE, XBUILD_NOTE_NAME } from '../contract/in-image.ts';
+import { EM_X86_64 } from '../elf/constants.ts';
 
-export const EM_X86_64 = 62;
 
 export interface EmulatorFacts {
   machine: number;

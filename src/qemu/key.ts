@@ -1,6 +1,6 @@
 // Cache key of one emulator build: every input that changes the binaries.
 import { createHash } from 'node:crypto';
-import type { QemuArch } from './cache.ts';
+import type { QemuArch } from '../oci/platform.ts';
 
 export interface BuildInputs {
   qemuVersion: string;

@@ -1,5 +1,8 @@
-// Retry transient failures (network, 429, 5xx) with capped exponential
-// backoff and jitter, honouring Retry-After; permanent ones fail at once.
+// The one retry policy of the registry client: transient failures (network,
+// 429, 5xx) are retried with capped exponential backoff and jitter, honouring
+// Retry-After; permanent ones fail at once. `withRetry` runs a whole operation
+// again; streaming loops (blob download, chunked upload) keep a RetryBudget and
+// resume where they were after `budget.wait(err)` returns (their resume hook).
 import { XbuildError } from '../errors.ts';
 import { RegistryError } from './errors.ts';
 
@@ -14,6 +17,8 @@ export const DEFAULT_RETRY: RetryOptions = { attempts: 5, baseDelayMs: 250, maxD
 /** Retry-After values above this are not waited for: the operation fails at once and says how long to wait. */
 const RETRY_AFTER_CAP_MS = 60_000;
 
+export type OnRetry = (err: XbuildError, attempt: number, delayMs: number) => void;
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function backoffMs(attempt: number, o: RetryOptions, err?: unknown): number {
@@ -23,23 +28,45 @@ export function backoffMs(attempt: number, o: RetryOptions, err?: unknown): numb
   return Math.round(exp / 2 + Math.random() * exp / 2);
 }
 
+/** Failures counted against `attempts`; a loop that made real progress may `reset()` it. */
+export class RetryBudget {
+  failures = 0;
+  constructor(private readonly o: RetryOptions, private readonly onRetry?: OnRetry) {}
+
+  /**
+   * Rethrows `err` unless it is retryable and attempts remain (then says
+   * "gave up after N attempts"); otherwise reports and waits the backoff, so
+   * the caller can resume.
+   */
+  async wait(err: unknown): Promise<void> {
+    if (!(err instanceof XbuildError) || !err.retryable) throw err;
+    this.failures++;
+    if (this.failures >= this.o.attempts) throw gaveUp(err, this.failures);
+    if (err instanceof RegistryError && err.retryAfterMs !== undefined && err.retryAfterMs > RETRY_AFTER_CAP_MS) {
+      throw gaveUp(err, this.failures, `the registry asks to wait ${Math.ceil(err.retryAfterMs / 1000)} s before retrying`);
+    }
+    const delay = backoffMs(this.failures, this.o, err);
+    this.onRetry?.(err, this.failures, delay);
+    await sleep(delay);
+  }
+
+  /** A connection that delivered a good part of the data earns a fresh budget. */
+  reset(): void {
+    this.failures = 0;
+  }
+}
+
 /**
  * Run `fn` until it succeeds, fails permanently, or attempts run out. When they
  * do, the error says so ("... (gave up after 5 attempts)") and keeps its code.
  */
-export async function withRetry<T>(o: RetryOptions, fn: (attempt: number) => Promise<T>, onRetry?: (err: XbuildError, attempt: number, delayMs: number) => void): Promise<T> {
+export async function withRetry<T>(o: RetryOptions, fn: (attempt: number) => Promise<T>, onRetry?: OnRetry): Promise<T> {
+  const budget = new RetryBudget(o, onRetry);
   for (let attempt = 1; ; attempt++) {
     try {
       return await fn(attempt);
     } catch (err) {
-      if (!(err instanceof XbuildError) || !err.retryable) throw err;
-      if (attempt >= o.attempts) throw gaveUp(err, attempt);
-      if (err instanceof RegistryError && err.retryAfterMs !== undefined && err.retryAfterMs > RETRY_AFTER_CAP_MS) {
-        throw gaveUp(err, attempt, `the registry asks to wait ${Math.ceil(err.retryAfterMs / 1000)} s before retrying`);
-      }
-      const delay = backoffMs(attempt, o, err);
-      onRetry?.(err, attempt, delay);
-      await sleep(delay);
+      await budget.wait(err);
     }
   }
 }

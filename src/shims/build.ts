@@ -11,28 +11,15 @@ import { promisify } from 'node:util';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import {
-  CROSS_BUILD_END, CROSS_BUILD_START, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, STATE_FILE, XBUILD_NOTE_NAME,
-} from './contract.ts';
+  CROSS_BUILD_END, CROSS_BUILD_START, DPKG_HOOK, EMULATOR_DIR, EMULATOR_EXECVE_FLAG, EMULATOR_PREFIX, EMULATOR_SUFFIX,
+  NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, SHIM_VERSION, STATE_FILE, XBUILD_NOTE_NAME,
+} from '../contract/in-image.ts';
 import { checkShimBinary } from './elf-check.ts';
 
 const run = promisify(execFile);
 
-/** Bumped whenever the shim's behaviour changes; carried in its ELF note ("shim version=<N>"). */
-export const SHIM_VERSION = 1;
 export const SHIM_SOURCE_NAME = 'xbuild-shim.c';
 export const SHIM_FILE_NAME = 'xbuild-shim';
-/** dpkg configuration file cross-build-start writes (and cross-build-end removes) in Debian-based images. */
-export const DPKG_HOOK = 'etc/dpkg/dpkg.cfg.d/xbuild-cross-build';
-/** The option the shim passes to the emulator to turn on execve interception. */
-export const EMULATOR_EXECVE_FLAG = '-execve';
-
-/** The cache root: $XBUILD_CACHE_DIR, else ${XDG_CACHE_HOME:-$HOME/.cache}/xbuild (as src/qemu/cache.ts describes). */
-export function xbuildCacheRoot(env: Record<string, string | undefined>): string {
-  if (env.XBUILD_CACHE_DIR) return env.XBUILD_CACHE_DIR;
-  const xdg = env.XDG_CACHE_HOME || (env.HOME ? join(env.HOME, '.cache') : undefined);
-  if (!xdg) throw new XbuildError('USAGE', 'cannot find a cache directory: neither XBUILD_CACHE_DIR, XDG_CACHE_HOME nor HOME is set');
-  return join(xdg, 'xbuild');
-}
 
 const cString = (s: string): string => JSON.stringify(s); // ASCII names only: JSON quoting is C quoting
 
@@ -50,8 +37,8 @@ export function shimCompileFlags(): string[] {
     `-DXB_ORIGINAL_SUFFIX=${cString(ORIGINAL_SUFFIX)}`,
     `-DXB_STATE_FILE=${cString(abs(STATE_FILE))}`,
     `-DXB_STATE_DIR=${cString(abs(dirname(STATE_FILE)))}`,
-    `-DXB_EMULATOR_PREFIX=${cString('/usr/bin/qemu-')}`,
-    `-DXB_EMULATOR_SUFFIX=${cString('-static')}`,
+    `-DXB_EMULATOR_PREFIX=${cString(`${abs(EMULATOR_DIR)}/${EMULATOR_PREFIX}`)}`,
+    `-DXB_EMULATOR_SUFFIX=${cString(EMULATOR_SUFFIX)}`,
     `-DXB_START_NAME=${cString(abs(CROSS_BUILD_START))}`,
     `-DXB_END_NAME=${cString(abs(CROSS_BUILD_END))}`,
     `-DXB_SHIM_VERSION=${SHIM_VERSION}`,
@@ -78,7 +65,7 @@ export async function findShimSourceDir(): Promise<string> {
 }
 
 export interface EnsureShimOptions {
-  /** xbuild cache root (see xbuildCacheRoot). The shim goes to <cacheRoot>/shim/<key>/xbuild-shim. */
+  /** xbuild cache root (cacheRoot() of src/cache-root.ts). The shim goes to <cacheRoot>/shim/<key>/xbuild-shim. */
   cacheRoot: string;
   /** Directory holding xbuild-shim.c; default: this package's shims/. */
   sourceDir?: string;

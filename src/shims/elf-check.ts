@@ -3,8 +3,8 @@
 // PT_INTERP, no DT_NEEDED), carrying the xbuild shim note in a PT_NOTE segment.
 import { XbuildError } from '../errors.ts';
 import { findNote, inspectElf, type ElfInfo } from '../elf/inspect.ts';
-import { EM_X86_64 } from '../elf/constants.ts';
-import { NT_XBUILD_SHIM, XBUILD_NOTE_NAME } from './contract.ts';
+import { describeHostBinaryProblem, hostBinaryProblems } from '../contract/host-binary.ts';
+import { NT_XBUILD_SHIM, XBUILD_NOTE_NAME } from '../contract/in-image.ts';
 
 /** The shim version from its note (desc "shim version=<N>"), or undefined when the note is absent. */
 export function shimNoteVersion(elf: ElfInfo): number | undefined {
@@ -21,11 +21,9 @@ export function checkShimBinary(buf: Buffer, label: string): ElfInfo {
   } catch (err) {
     throw new XbuildError('INVALID_IMAGE', `${(err as Error).message}: not the xbuild shim`, { cause: err });
   }
-  const problems: string[] = [];
-  if (elf.machine !== EM_X86_64 || elf.class !== 64) problems.push(`e_machine ${elf.machine} (ELF${elf.class}), not x86_64 (${EM_X86_64})`);
+  const problems = hostBinaryProblems(elf, 'shim').map((p) => describeHostBinaryProblem(p, elf, 'shim'));
   if (elf.type !== 2 && elf.type !== 3) problems.push(`e_type ${elf.type} is not an executable`);
-  if (elf.linkage === 'dynamic') problems.push('dynamically linked (PT_INTERP or DT_NEEDED)');
-  if (shimNoteVersion(elf) === undefined) problems.push(`no "${XBUILD_NOTE_NAME}" note of type ${NT_XBUILD_SHIM}`);
+  if (shimNoteVersion(elf) === undefined && problems.every((p) => !p.startsWith('no '))) problems.push(`its "${XBUILD_NOTE_NAME}" note of type ${NT_XBUILD_SHIM} is not "shim version=<N>"`);
   if (problems.length) throw new XbuildError('INVALID_IMAGE', `${label} is not a valid xbuild shim: ${problems.join('; ')}`);
   return elf;
 }

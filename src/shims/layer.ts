@@ -1,15 +1,17 @@
-// Owner: issue 3 (shims). The complete set of files xbuild adds to an image
-// for one architecture: the emulator, cross-build-start/-end, and whatever
-// the shims need. wrap (issue 4) builds its one layer from exactly this list.
+// The complete set of files xbuild adds to an image for one architecture: the
+// emulator, cross-build-start/-end, and whatever the shims need. wrap builds
+// its one layer from exactly this list.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { chmod, lstat, mkdir, open, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { LayerEntry } from '../layer/entry.ts';
-import type { QemuArch } from '../qemu/cache.ts';
+import type { QemuArch } from '../oci/platform.ts';
 import { XbuildError, wrapError } from '../errors.ts';
-import { CROSS_BUILD_END, CROSS_BUILD_START, STATE_FILE, emulatorInImage } from './contract.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START, STATE_FILE, emulatorInImage } from '../contract/in-image.ts';
 import { checkShimBinary } from './elf-check.ts';
+import { inspectElfFile, type ElfInfo } from '../elf/inspect.ts';
+import { describeHostBinaryProblem, hostBinaryProblems } from '../contract/host-binary.ts';
 
 export interface XbuildLayerInputs {
   arch: QemuArch;
@@ -18,8 +20,6 @@ export interface XbuildLayerInputs {
   /** Host path of the built host-native shim binary. */
   shimPath: string;
 }
-
-const EM_X86_64 = 62;
 
 /** Directories the layer carries: the parents of every file, and the (empty) state directory. */
 function layerDirs(): string[] {
@@ -30,6 +30,10 @@ function layerDirs(): string[] {
   return [...dirs];
 }
 
+/**
+ * The emulator must be xbuild's: the check of src/contract/host-binary.ts, the
+ * one cross-build-start applies inside the image. Returns its size.
+ */
 async function checkEmulator(path: string, arch: QemuArch): Promise<number> {
   let st;
   try {
@@ -40,15 +44,17 @@ async function checkEmulator(path: string, arch: QemuArch): Promise<number> {
     });
   }
   if (!st.isFile()) throw new XbuildError('NO_EMULATOR', `the ${arch} emulator ${path} is not a regular file`);
-  const fh = await open(path, 'r');
+  let elf: ElfInfo;
   try {
-    const head = Buffer.alloc(20);
-    await fh.read(head, 0, 20, 0);
-    if (head.readUInt32BE(0) !== 0x7f454c46 || head.readUInt16LE(18) !== EM_X86_64) {
-      throw new XbuildError('NO_EMULATOR', `the ${arch} emulator ${path} is not an x86_64 ELF program`);
-    }
-  } finally {
-    await fh.close();
+    elf = await inspectElfFile(path);
+  } catch (err) {
+    throw new XbuildError('NO_EMULATOR', `the ${arch} emulator ${path} is not an x86_64 ELF program (${(err as Error).message})`, { cause: err });
+  }
+  const problems = hostBinaryProblems(elf, 'emulator');
+  if (problems.length > 0) {
+    throw new XbuildError('NO_EMULATOR', `the ${arch} emulator ${path} is not xbuild's: ${problems.map((p) => describeHostBinaryProblem(p, elf, 'emulator')).join('; ')}`, {
+      hint: 'wrap needs the patched static qemu-user that `xbuild qemu build` makes (Debian/Ubuntu qemu-user-static will not do): run it, or pass --qemu-dir with its output',
+    });
   }
   return st.size;
 }

@@ -8,8 +8,8 @@ import { FsView } from '../layer/fs-view.ts';
 import { walkLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
 import type { Layer } from '../oci/model.ts';
 import type { OnProgress } from '../progress.ts';
-import { ORIGINAL_SUFFIX, STATE_FILE } from '../shims/contract.ts';
-import { DPKG_HOOK } from '../shims/build.ts';
+import { ORIGINAL_SUFFIX, STATE_FILE } from '../contract/in-image.ts';
+import { DPKG_HOOK } from '../contract/in-image.ts';
 import { wrapError } from '../errors.ts';
 import { finding, type Finding } from './findings.ts';
 

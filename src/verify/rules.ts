@@ -3,11 +3,12 @@ import { EM_ARM, EM_X86_64, machineName } from '../elf/constants.ts';
 import { findNote } from '../elf/inspect.ts';
 import type { FsView } from '../layer/fs-view.ts';
 import type { ImageConfig } from '../oci/model.ts';
-import { qemuArchFor } from '../qemu/cache.ts';
+import { qemuArchFor } from '../oci/platform.ts';
 import {
   CROSS_BUILD_END, CROSS_BUILD_START, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, STATE_FILE, XBUILD_NOTE_NAME, emulatorInImage,
-} from '../shims/contract.ts';
-import { DPKG_HOOK } from '../shims/build.ts';
+  DPKG_HOOK,
+} from '../contract/in-image.ts';
+import { hostBinaryProblems, NOTE_TYPE_OF, type HostBinaryRole } from '../contract/host-binary.ts';
 import type { ContentInfo } from './collect.ts';
 import { expectedElfFor, type ExpectedElf } from './expect.ts';
 import { finding, type Finding, type FindingId } from './findings.ts';
@@ -53,7 +54,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
     const path = emulatorInImage(qarch);
     checked.emulator = path;
     const others = [...view.paths()].filter((p) => EMULATOR_NAME.test(p) && p !== path).sort();
-    const problems = checkHostBinary(view, path, 'emulator', NT_XBUILD_EXECVE, out);
+    const problems = checkHostBinary(view, path, 'emulator', out);
     const note = xbuildNoteText(view, path, NT_XBUILD_EXECVE);
     if (note !== undefined) checked.emulatorNote = note;
     if (problems.includes('missing') && others.length > 0) {
@@ -65,7 +66,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   // 2. shims (only where xbuild applies: a non-emulated platform already failed above)
   for (const path of qarch ? [CROSS_BUILD_START, CROSS_BUILD_END] : []) {
     checked.shims.push(path);
-    checkHostBinary(view, path, 'shim', NT_XBUILD_SHIM, out);
+    checkHostBinary(view, path, 'shim', out);
     const note = xbuildNoteText(view, path, NT_XBUILD_SHIM);
     if (note !== undefined) checked.shimNotes[path] = note;
     const l = view.lookup(path);
@@ -144,7 +145,7 @@ function xbuildNoteText(view: FsView<ContentInfo>, path: string, type: number): 
   return n ? n.desc.toString('latin1').replace(/\0+$/, '') : undefined;
 }
 
-function checkHostBinary(view: FsView<ContentInfo>, path: string, role: 'emulator' | 'shim', noteType: number, out: Finding[]): Problem[] {
+function checkHostBinary(view: FsView<ContentInfo>, path: string, role: HostBinaryRole, out: Finding[]): Problem[] {
   const id = (s: string) => `${role}-${s}` as FindingId;
   const hint = role === 'emulator' ? fix.emulator : fix.shim;
   const l = view.lookup(path);
@@ -163,20 +164,21 @@ function checkHostBinary(view: FsView<ContentInfo>, path: string, role: 'emulato
     return ['other'];
   }
   const e = c.elf;
-  if (e.machine !== EM_X86_64 || e.class !== 64) {
+  const bad = hostBinaryProblems(e, role);
+  if (bad.includes('not-host-native')) {
     out.push(finding(id('not-host-native'), path, `${shown} is ${describeMachine(e.machine)} ELF${e.class}, not x86_64 (62) ELF64: the host kernel cannot run it`, hint));
     problems.push('other');
   }
   if (e.incomplete.some((x) => x === 'PT_DYNAMIC' || x === 'PT_INTERP')) {
     out.push(finding(id('unreadable'), path, `${shown}: ${e.incomplete.join(', ')} could not be read within verify's capture limits, so its linkage is not proven`, 'report this image to the xbuild maintainers'));
   }
-  if (e.linkage === 'dynamic') {
+  if (bad.includes('dynamic')) {
     const why = [e.interpreter !== undefined ? `interpreter ${e.interpreter}` : '', e.needed.length ? `needs ${e.needed.slice(0, 4).join(', ')}${e.needed.length > 4 ? ', ...' : ''}` : ''].filter(Boolean).join('; ');
     out.push(finding(id('dynamic'), path, `${shown} is dynamically linked (${why}): inside the image it fails with "no such file or directory"`, hint));
     problems.push('other');
   }
-  if (!findNote(e, XBUILD_NOTE_NAME, noteType)) {
-    out.push(finding(id('no-xbuild-note'), path, `${shown} has no "${XBUILD_NOTE_NAME}" ELF note of type ${noteType}: ${role === 'emulator' ? 'not xbuild\'s execve-intercepting build' : 'not a shim xbuild generated'}`, hint));
+  if (bad.includes('no-xbuild-note')) {
+    out.push(finding(id('no-xbuild-note'), path, `${shown} has no "${XBUILD_NOTE_NAME}" ELF note of type ${NOTE_TYPE_OF[role]}: ${role === 'emulator' ? 'not xbuild\'s execve-intercepting build' : 'not a shim xbuild generated'}`, hint));
     problems.push('other');
   }
   return problems;

@@ -2,7 +2,9 @@
 // finding out (schema: docs/verify-json-schema.md). Reads each layer once.
 import { XbuildError, wrapError } from '../errors.ts';
 import type { CaptureLimits } from '../elf/bytes.ts';
-import type { Descriptor, Image, ImageOrIndex, Index, Platform } from '../oci/model.ts';
+import type { Image, ImageOrIndex, Index, Platform } from '../oci/model.ts';
+import { isAttestationOrUnknown } from '../oci/manifest.ts';
+import { formatPlatform, matchPlatform, platformString } from '../oci/platform.ts';
 import type { OnProgress } from '../progress.ts';
 import { collectImageView } from './collect.ts';
 import type { Finding } from './findings.ts';
@@ -11,8 +13,8 @@ import { checkView, type Checked, type RuleOptions } from './rules.ts';
 export const VERIFY_SCHEMA_VERSION = 1;
 
 export interface VerifyOptions extends RuleOptions {
-  /** "os/arch[/variant]": for an index, verify only this entry; for an image, require this platform. */
-  platform?: string;
+  /** For an index, verify only this entry; for an image, require this platform (parsePlatform of src/oci/platform.ts). */
+  platform?: Platform;
   onProgress?: OnProgress;
   limits?: CaptureLimits;
 }
@@ -37,25 +39,11 @@ export interface VerifyReport {
   skipped: { digest: string; platform?: string; reason: string }[];
 }
 
-export function platformString(p: Pick<Platform, 'os' | 'architecture' | 'variant'>): string {
-  return `${p.os}/${p.architecture}${p.variant ? `/${p.variant}` : ''}`;
-}
-
-/** Does `want` ("linux/arm/v7", "linux/arm", "arm64") select this platform? Missing arm variant = v7 and arm64 = v8. */
-export function platformMatches(want: string, p: Pick<Platform, 'os' | 'architecture' | 'variant'>): boolean {
-  const parts = want.split('/');
-  const [os, arch, variant] = parts.length === 1 ? ['linux', parts[0], undefined] : parts;
-  if (os !== p.os || arch !== p.architecture) return false;
-  if (variant === undefined) return true;
-  const dflt = p.architecture === 'arm' ? 'v7' : p.architecture === 'arm64' ? 'v8' : undefined;
-  return variant === (p.variant ?? dflt);
-}
-
 export async function verifyImage(image: Image, opts: VerifyOptions = {}): Promise<PlatformReport> {
   const config = await image.config();
   const platform = platformString(config);
-  if (opts.platform && !platformMatches(opts.platform, config)) {
-    throw new XbuildError('NOT_FOUND', `${image.name} is ${platform}, not ${opts.platform}`, { hint: `run without --platform, or with --platform ${platform}` });
+  if (opts.platform && !matchPlatform(opts.platform, config)) {
+    throw new XbuildError('NOT_FOUND', `${image.name} is ${platform}, not ${formatPlatform(opts.platform)}`, { hint: `run without --platform, or with --platform ${platform}` });
   }
   const [digest, layers] = await Promise.all([image.digest(), image.layers()]);
   opts.onProgress?.({ kind: 'step', message: `verifying ${image.name} (${platform}, ${layers.length} layers)` });
@@ -70,11 +58,6 @@ export async function verifyImage(image: Image, opts: VerifyOptions = {}): Promi
   };
 }
 
-function isAttestation(d: Descriptor): boolean {
-  return d.annotations?.['vnd.docker.reference.type'] === 'attestation-manifest'
-    || (d.platform?.os === 'unknown' && d.platform.architecture === 'unknown');
-}
-
 export async function verifyIndex(index: Index, opts: VerifyOptions = {}): Promise<VerifyReport> {
   const manifest = await index.manifest();
   const digest = await index.digest();
@@ -82,9 +65,9 @@ export async function verifyIndex(index: Index, opts: VerifyOptions = {}): Promi
   const skipped: VerifyReport['skipped'] = [];
   for (const d of manifest.manifests) {
     const p = d.platform ? platformString(d.platform) : undefined;
-    if (isAttestation(d)) { skipped.push({ digest: d.digest, platform: p, reason: 'attestation manifest' }); continue; }
-    if (opts.platform && !(d.platform && platformMatches(opts.platform, d.platform))) {
-      skipped.push({ digest: d.digest, platform: p, reason: `not selected by --platform ${opts.platform}` });
+    if (isAttestationOrUnknown(d)) { skipped.push({ digest: d.digest, platform: p, reason: 'attestation manifest' }); continue; }
+    if (opts.platform && !matchPlatform(opts.platform, d.platform!)) {
+      skipped.push({ digest: d.digest, platform: p, reason: `not selected by --platform ${formatPlatform(opts.platform)}` });
       continue;
     }
     let child: ImageOrIndex;
@@ -101,8 +84,8 @@ export async function verifyIndex(index: Index, opts: VerifyOptions = {}): Promi
     }
   }
   if (platforms.length === 0) {
-    const have = manifest.manifests.filter((d) => d.platform && !isAttestation(d)).map((d) => platformString(d.platform!)).join(', ');
-    throw new XbuildError('NOT_FOUND', `${index.name} has no image${opts.platform ? ` for ${opts.platform}` : ''} to verify (platforms: ${have || 'none'})`,
+    const have = manifest.manifests.filter((d) => !isAttestationOrUnknown(d)).map((d) => platformString(d.platform!)).join(', ');
+    throw new XbuildError('NOT_FOUND', `${index.name} has no image${opts.platform ? ` for ${formatPlatform(opts.platform)}` : ''} to verify (platforms: ${have || 'none'})`,
       { hint: have ? `pick one with --platform ${have.split(', ')[0]}` : undefined });
   }
   return { schemaVersion: VERIFY_SCHEMA_VERSION, image: index.name, kind: 'index', digest, passed: platforms.every((p) => p.passed), platforms, skipped };

@@ -5,7 +5,8 @@ import { execFile } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import type { LayerEntry } from '../layer/entry.ts';
-import { readBuildRecord, resolveEmulator, type QemuArch } from '../qemu/cache.ts';
+import { readBuildRecord, resolveEmulator } from '../qemu/cache.ts';
+import { type QemuArch } from '../oci/platform.ts';
 import type { XbuildLayerInputs } from '../shims/layer.ts';
 import type { LayerSource } from './wrap.ts';
 

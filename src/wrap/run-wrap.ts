@@ -2,7 +2,7 @@
 // or push the result to every destination. Dependencies (how layers are made,
 // how images are pushed) are injected so tests can run every path.
 import type { ImageOrIndex, Layer, Platform } from '../oci/model.ts';
-import { openReference, type OpenOptions } from '../oci/open.ts';
+import { openReference, type OpenOptions } from '../open/open.ts';
 import { formatReference, parseImageName, type ImageReference } from '../oci/reference.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
@@ -10,7 +10,7 @@ import { writeOciLayout } from '../layout/oci-layout.ts';
 import { writeDockerArchive } from '../layout/docker-archive.ts';
 import { wrapImage, type LayerSource, type WrappedEntry } from './wrap.ts';
 import { ociRefName, repoTag, resolveOutputs, type OutputSpec, type ResolvedOutputs } from './output.ts';
-import { pushImage, type PushSummary } from './push.ts';
+import { pushImage, type PushSummary } from '../registry/push.ts';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.ts';
 
 async function layersOf(x: ImageOrIndex): Promise<Layer[]> {

@@ -5,17 +5,18 @@
 // shims). Base layers are reused as they are (same descriptors, never
 // recompressed); exactly one layer and one history entry are added.
 import { posix } from 'node:path';
-import type { Descriptor, Image, ImageConfig, ImageIndex, ImageManifest, ImageOrIndex, Index, Layer, Platform } from '../oci/model.ts';
+import type { Descriptor, Image, ImageConfig, ImageIndex, ImageOrIndex, Index, Layer, Platform } from '../oci/model.ts';
+import { appendLayer } from '../oci/append.ts';
 import type { LayerEntry } from '../layer/entry.ts';
 import { buildLayer } from '../layer/build.ts';
 import { emulationFor, formatPlatform, matchPlatform, normalizePlatform } from '../oci/platform.ts';
 import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, gzipLayerMediaTypeFor, isIndexMediaType } from '../oci/media-types.ts';
 import { isAttestationOrUnknown, validateImageOrIndex } from '../oci/manifest.ts';
-import { sha256Digest } from '../layout/blob.ts';
+import { sha256Digest } from '../oci/digest.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
-import type { QemuArch } from '../qemu/cache.ts';
-import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../shims/contract.ts';
+import type { QemuArch } from '../oci/platform.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../contract/in-image.ts';
 
 export const LABEL_XBUILD_VERSION = 'io.xbuild.version';
 export const LABEL_QEMU_VERSION = 'io.xbuild.qemu.version';
@@ -150,7 +151,7 @@ async function wrapIndex(base: Index, ctx: Ctx): Promise<WrapResult> {
   return { image: index, digest, mediaType, entries };
 }
 
-/** base + the xbuild layer for its platform -> new image (in memory; blobs streamed on demand). */
+/** base + the xbuild layer for its platform (appendLayer), refusing native platforms and already wrapped bases. */
 export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx): Promise<Image> {
   const cfg = await base.config();
   const platform = configPlatform(cfg);
@@ -165,9 +166,7 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx)
   if (labels[LABEL_XBUILD_VERSION]) {
     throw new XbuildError('UNSUPPORTED', `${base.name} is already wrapped by xbuild ${labels[LABEL_XBUILD_VERSION]}`, { hint: 'wrap the original base image instead' });
   }
-  const baseManifest = await base.manifest();
-  const mediaType = await base.mediaType();
-  const layerMediaType = gzipLayerMediaTypeFor(mediaType);
+  const layerMediaType = gzipLayerMediaTypeFor(await base.mediaType());
   const key = `${emu.qemuArch} ${layerMediaType}`;
   let built = ctx.layers.get(key);
   if (!built) {
@@ -180,31 +179,11 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx)
     ctx.layers.set(key, built);
   }
   const { layer, spec } = await built;
-  const baseLayers = await base.layers();
-
-  const rawCfg = JSON.parse((await base.rawConfig()).toString('utf8')) as ImageConfig;
   const created = new Date((ctx.opts.sourceDateEpoch ?? 0) * 1000).toISOString().replace('.000Z', 'Z');
-  const newCfg: ImageConfig = {
-    ...rawCfg,
-    config: { ...(rawCfg.config ?? {}), Labels: { ...labels, [LABEL_XBUILD_VERSION]: ctx.opts.xbuildVersion, [LABEL_QEMU_VERSION]: spec.qemuVersion } },
-    rootfs: { type: 'layers', diff_ids: [...rawCfg.rootfs.diff_ids, layer.diffId] },
-    history: [...(rawCfg.history ?? []), { created, created_by: historyCreatedBy(emu.qemuArch, spec.entries), comment: `xbuild ${ctx.opts.xbuildVersion}` }],
-  };
-  const rawConfig = Buffer.from(JSON.stringify(newCfg));
-  const baseDigest = await base.digest();
-  const manifest: ImageManifest = {
-    ...(JSON.parse((await base.rawManifest()).toString('utf8')) as ImageManifest),
-    config: { ...baseManifest.config, digest: sha256Digest(rawConfig), size: rawConfig.length },
-    layers: [...baseManifest.layers, layer.descriptor],
-  };
-  manifest.annotations = { ...(baseManifest.annotations ?? {}), [ANNOTATION_BASE_NAME]: baseName, [ANNOTATION_BASE_DIGEST]: baseDigest };
-  const rawManifest = Buffer.from(JSON.stringify(manifest));
-  const layers = [...baseLayers, layer];
-  return {
-    kind: 'image', name: `${base.name} + xbuild`,
-    manifest: async () => manifest, rawManifest: async () => rawManifest,
-    mediaType: async () => mediaType, digest: async () => sha256Digest(rawManifest),
-    config: async () => newCfg, rawConfig: async () => rawConfig,
-    layers: async () => layers,
-  };
+  return appendLayer(base, {
+    layer,
+    history: { created, created_by: historyCreatedBy(emu.qemuArch, spec.entries), comment: `xbuild ${ctx.opts.xbuildVersion}` },
+    labels: { [LABEL_XBUILD_VERSION]: ctx.opts.xbuildVersion, [LABEL_QEMU_VERSION]: spec.qemuVersion },
+    annotations: { [ANNOTATION_BASE_NAME]: baseName, [ANNOTATION_BASE_DIGEST]: await base.digest() },
+  }, `${base.name} + xbuild`);
 }

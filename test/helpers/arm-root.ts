@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { QemuArch } from '../../src/qemu/cache.ts';
+import type { QemuArch } from '../../src/oci/platform.ts';
 
 export type DebArch = 'armhf' | 'arm64' | 'armel';
 export type RootFlavor = 'debian-dash' | 'debian-bash' | 'busybox';

@@ -1,35 +1,76 @@
-// Every test that claims "works without binfmt_misc" calls this first:
-// if the host kernel could run ARM binaries by itself, the test proves nothing.
+// Every test that claims "works without binfmt_misc" calls assertNoArmBinfmt
+// first: if the host kernel could run ARM binaries by itself, the test proves
+// nothing. The handler list is only trusted when binfmt_misc is mounted and
+// readable here; inside a container it usually is not mounted, yet the host's
+// handlers still apply to this kernel -- so then the proof is by experiment: a
+// direct execve of static ARM and AArch64 programs must fail with ENOEXEC.
+import { execFile } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { testProgramsPath } from './arm-root.ts';
 
 const BINFMT_DIR = '/proc/sys/fs/binfmt_misc';
 
-/** Names of registered binfmt_misc handlers that would run ARM / AArch64 ELF files. */
-export async function armBinfmtHandlers(): Promise<string[]> {
+export type BinfmtState =
+  | { kind: 'listed'; armHandlers: string[] }
+  | { kind: 'unknown'; reason: string };
+
+/** What binfmt_misc says about ARM / AArch64 handlers, or why it cannot say. */
+export async function readArmBinfmt(dir = BINFMT_DIR): Promise<BinfmtState> {
   let names: string[];
   try {
-    names = await readdir(BINFMT_DIR);
-  } catch {
-    return []; // not mounted in this namespace: nothing can be registered here
+    names = await readdir(dir);
+  } catch (err) {
+    return { kind: 'unknown', reason: `${dir} is not readable (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
   }
+  // the mounted filesystem always has these two; an empty directory is the unmounted mount point
+  if (!names.includes('status') || !names.includes('register')) return { kind: 'unknown', reason: `binfmt_misc is not mounted at ${dir}` };
   const found: string[] = [];
   for (const n of names) {
     if (n === 'register' || n === 'status') continue;
-    const text = await readFile(`${BINFMT_DIR}/${n}`, 'utf8').catch(() => '');
-    // magic of ELF32 LE EM_ARM (0x28) / ELF64 LE EM_AARCH64 (0xb7) at offset 18
-    if (/^enabled/m.test(text) && /magic 7f454c46(01|02)01/.test(text) && /(2800|b700)/.test(text.split('\n').find((l) => l.startsWith('magic')) ?? '')) {
-      found.push(n);
+    let text: string;
+    try {
+      text = await readFile(join(dir, n), 'utf8');
+    } catch (err) {
+      return { kind: 'unknown', reason: `handler ${n} in ${dir} is not readable (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
     }
-    else if (/^enabled/m.test(text) && /qemu-(arm|aarch64)/.test(text)) found.push(n);
+    if (!/^enabled/m.test(text)) continue;
+    // magic of ELF32 LE EM_ARM (0x28) / ELF64 LE EM_AARCH64 (0xb7) at offset 18
+    const magic = text.split('\n').find((l) => l.startsWith('magic')) ?? '';
+    if ((/magic 7f454c46(01|02)01/.test(magic) && /(2800|b700)/.test(magic)) || /qemu-(arm|aarch64)/.test(text)) found.push(n);
   }
-  return found;
+  return { kind: 'listed', armHandlers: found };
 }
 
-/** Throws unless no ARM handler is registered on the host. */
-export async function assertNoArmBinfmt(): Promise<void> {
-  const h = await armBinfmtHandlers();
-  if (h.length > 0) {
-    throw new Error(`binfmt_misc has ARM handlers registered (${h.join(', ')}): tests that claim to work without binfmt would prove nothing`);
+export interface NoArmBinfmtOptions {
+  dir?: string;
+  /** The experiment run when the list cannot be read; default: execve of static armhf and arm64 programs. */
+  proveByExec?: () => Promise<void>;
+}
+
+let defaultProof: Promise<void> | undefined;
+
+/** The default experiment, once per process: the kernel must refuse static armhf and arm64 programs. */
+export function proveHostCannotExecArm(): Promise<void> {
+  defaultProof ??= (async () => {
+    for (const arch of ['armhf', 'arm64'] as const) await assertHostCannotExecArm(join(await testProgramsPath(arch), 'argv-static'));
+  })();
+  return defaultProof;
+}
+
+/** Throws unless the host kernel cannot run ARM binaries by itself (see the file comment). */
+export async function assertNoArmBinfmt(opts: NoArmBinfmtOptions = {}): Promise<void> {
+  const state = await readArmBinfmt(opts.dir);
+  if (state.kind === 'listed') {
+    if (state.armHandlers.length > 0) {
+      throw new Error(`binfmt_misc has ARM handlers registered (${state.armHandlers.join(', ')}): tests that claim to work without binfmt would prove nothing`);
+    }
+    return;
+  }
+  try {
+    await (opts.proveByExec ?? proveHostCannotExecArm)();
+  } catch (err) {
+    throw new Error(`${state.reason}, and the direct execve proof failed: ${(err as Error).message}`);
   }
 }
 
@@ -41,9 +82,6 @@ export async function assertNoArmBinfmt(): Promise<void> {
  * ENOEXEC; throws if the binary ran or failed otherwise.
  */
 export async function assertHostCannotExecArm(binary: string): Promise<void> {
-  const { execFile } = await import('node:child_process');
-  const { join } = await import('node:path');
-  const { testProgramsPath } = await import('./arm-root.ts');
   const exectest = join(await testProgramsPath('amd64'), 'exectest-static');
   const out = await new Promise<string>((resolve) => {
     execFile(exectest, ['execve', binary], (err, stdout) => resolve(`${String(stdout).trim()} (exit ${err ? err.code : 0})`));

@@ -5,7 +5,8 @@
 // current patch series, as wrap finds it). Missing emulators are a test FAILURE
 // with instructions, never a skip.
 import { readFile } from 'node:fs/promises';
-import { resolveEmulator, type QemuArch } from '../../src/qemu/cache.ts';
+import { resolveEmulator } from '../../src/qemu/cache.ts';
+import { type QemuArch } from '../../src/oci/platform.ts';
 
 /** Path of the patched qemu-<arch>-static; throws a clear error when there is none. */
 export async function findEmulator(arch: QemuArch, env: NodeJS.ProcessEnv = process.env): Promise<string> {

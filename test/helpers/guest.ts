@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { QemuArch } from '../../src/qemu/cache.ts';
+import type { QemuArch } from '../../src/oci/platform.ts';
 import { armRoot, hostBusyboxPath, qemuArchOf, testProgramsPath, type DebArch, type RootFlavor } from './arm-root.ts';
 
 export interface Guest {

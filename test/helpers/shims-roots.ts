@@ -18,7 +18,7 @@ import { chmod, mkdir, readdir, rename, rm, stat, writeFile, readFile } from 'no
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { xbuildCacheRoot } from '../../src/shims/build.ts';
+import { cacheRoot as xbuildCacheRoot } from '../../src/cache-root.ts';
 
 const run = promisify(execFile);
 
@@ -42,6 +42,7 @@ const SHELLS: Record<LocalFlavor, string> = {
 const RECIPE_VERSION = 5;
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
+/** The xbuild cache root of this test process (src/cache-root.ts). */
 export function cacheRoot(): string {
   return xbuildCacheRoot(process.env);
 }

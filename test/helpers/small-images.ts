@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { LayerEntry } from '../../src/layer/entry.ts';
 import type { LayerSource } from '../../src/wrap/wrap.ts';
 import { emulatorVersion } from '../../src/wrap/layer-source.ts';
-import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../../src/shims/contract.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../../src/contract/in-image.ts';
 
 let cached: Promise<string> | undefined;
 

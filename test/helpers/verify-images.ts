@@ -3,44 +3,43 @@
 //
 // The xbuild layer is the real one: its entries come from xbuildLayerEntries
 // (src/shims/layer.ts, the list wrap builds its layer from) with the real shim
-// (ensureShim builds it into the cache with gcc when missing). The emulator is
-// the real patched one from the qemu cache (${XBUILD_CACHE_DIR:-~/.cache/xbuild}/qemu/*/qemu-<arch>-static)
-// when it has been built, otherwise the gcc-built stand-in from
-// scripts/fixtures/elf-samples.sh that carries the same ELF note (static
-// x86_64, note "xbuild" type 1). `xbuildParts()` says which was used.
-import { readFile, readdir, stat } from 'node:fs/promises';
+// (ensureShim builds it into the cache with gcc when missing) and the real
+// patched emulator, found as wrap finds it (findEmulator: XBUILD_QEMU_DIR or
+// the cache entry of the current patch series). A missing emulator FAILS the
+// test with instructions; there is no silent stand-in.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { CROSS_BUILD_END, CROSS_BUILD_START } from '../../src/shims/contract.ts';
-import { ensureShim, xbuildCacheRoot } from '../../src/shims/build.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START } from '../../src/contract/in-image.ts';
+import { ensureShim } from '../../src/shims/build.ts';
+import { cacheRoot } from '../../src/cache-root.ts';
 import { xbuildLayerEntries } from '../../src/shims/layer.ts';
-import type { QemuArch } from '../../src/qemu/cache.ts';
+import type { QemuArch } from '../../src/oci/platform.ts';
 import { elfSample } from './elf-samples.ts';
 import { findEmulator } from './emulators.ts';
 import type { TarSpec } from './mem-image.ts';
-
-async function newestIn(dir: string, file: string): Promise<string | undefined> {
-  let best: { p: string; t: number } | undefined;
-  for (const d of await readdir(dir).catch(() => [] as string[])) {
-    const p = join(dir, d, file);
-    const s = await stat(p).catch(() => undefined);
-    if (s?.isFile() && (!best || s.mtimeMs > best.t)) best = { p, t: s.mtimeMs };
-  }
-  return best?.p;
-}
 
 export interface XbuildParts { arch: QemuArch; emulator: Buffer; shim: Buffer; emulatorFrom: string; shimFrom: string }
 
 let shimPath: Promise<string> | undefined;
 
-export async function xbuildParts(arch: QemuArch): Promise<XbuildParts> {
-  const root = xbuildCacheRoot(process.env);
-  shimPath ??= ensureShim({ cacheRoot: root });
+async function parts(arch: QemuArch, emulatorFrom: string): Promise<XbuildParts> {
+  shimPath ??= ensureShim({ cacheRoot: cacheRoot(process.env) });
   const shimFrom = await shimPath;
-  // findEmulator: XBUILD_QEMU_DIR, the build driver's resolver, or the newest in the qemu cache
-  const emulatorFrom = await findEmulator(arch).catch(() => undefined)
-    ?? await newestIn(join(root, 'qemu'), `qemu-${arch}-static`) ?? await elfSample('synthetic/x86_64-xbuild-note1');
   return { arch, emulator: await readFile(emulatorFrom), shim: await readFile(shimFrom), emulatorFrom, shimFrom };
+}
+
+/** The real parts: the patched emulator as wrap finds it (throws when it is not built) and the built shim. */
+export async function xbuildParts(arch: QemuArch, env: NodeJS.ProcessEnv = process.env): Promise<XbuildParts> {
+  return parts(arch, await findEmulator(arch, env));
+}
+
+/**
+ * For tests named for it only: the gcc-built stand-in of scripts/fixtures/elf-samples.sh
+ * (static x86_64 carrying the xbuild note type 1; it only exits) in place of the emulator.
+ */
+export async function standInXbuildParts(arch: QemuArch): Promise<XbuildParts> {
+  return parts(arch, await elfSample('synthetic/x86_64-xbuild-note1'));
 }
 
 async function readStream(s: Readable): Promise<Buffer> {

@@ -2,9 +2,9 @@
 // Distribution client; every layer remembers its repository so a push to the
 // same registry can mount it instead of re-sending it.
 import type { ImageOrIndex } from '../oci/model.ts';
-import type { RegistryClient } from '../registry/client.ts';
+import type { RegistryClient } from './client.ts';
 import { formatReference, type RegistryReference } from '../oci/reference.ts';
-import { fromManifestBytes, type BlobStore } from './store-image.ts';
+import { fromManifestBytes, type BlobStore } from '../oci/store-image.ts';
 
 export async function openRegistryImage(ref: RegistryReference, client: RegistryClient): Promise<ImageOrIndex> {
   const { body, digest, mediaType } = await client.getManifest(ref);

@@ -2,8 +2,8 @@
 // writers can store blobs first and manifests (the things that name them) last.
 import type { Readable } from 'node:stream';
 import { Readable as ReadableStream } from 'node:stream';
-import type { Descriptor, ImageOrIndex, Layer } from '../oci/model.ts';
-import { sha256Digest } from './blob.ts';
+import type { Descriptor, ImageOrIndex, Layer } from './model.ts';
+import { sha256Digest } from './digest.ts';
 
 export interface BlobToWrite {
   desc: Descriptor;

@@ -3,10 +3,10 @@
 // manifests by digest; the root manifest (the tag) only after all of them
 // were confirmed. If anything fails, the tag was never written.
 import type { ImageOrIndex } from '../oci/model.ts';
-import type { RegistryClient } from '../registry/client.ts';
+import type { RegistryClient } from './client.ts';
 import type { RegistryReference } from '../oci/reference.ts';
-import { collectBlobs } from '../layout/walk.ts';
-import { readAll } from '../layout/blob.ts';
+import { collectBlobs } from '../oci/walk.ts';
+import { readAll } from '../oci/digest.ts';
 
 export const PUSH_CONCURRENCY = 3;
 

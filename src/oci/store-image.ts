@@ -1,9 +1,9 @@
 // Image / Index model over any content-addressed blob store (an OCI layout
 // directory; the wrap result in memory). Everything is read lazily, once.
 import type { Readable } from 'node:stream';
-import type { Descriptor, Image, ImageConfig, ImageManifest, ImageIndex, Index, Layer, ImageOrIndex } from '../oci/model.ts';
-import { parseConfig, parseManifest } from '../oci/manifest.ts';
-import { checkBytes, readAll } from './blob.ts';
+import type { Descriptor, Image, ImageConfig, ImageManifest, ImageIndex, Index, Layer, ImageOrIndex } from './model.ts';
+import { parseConfig, parseManifest } from './manifest.ts';
+import { readAll, verifyBuffer } from './digest.ts';
 import { XbuildError } from '../errors.ts';
 
 export interface BlobStore {
@@ -22,7 +22,7 @@ function once<T>(f: () => Promise<T>): () => Promise<T> {
 
 export async function readSmallBlob(store: BlobStore, desc: Descriptor, what: string): Promise<Buffer> {
   const buf = await readAll(await store.open(desc));
-  checkBytes(buf, desc, what);
+  verifyBuffer(desc, buf, what);
   return buf;
 }
 
@@ -30,7 +30,7 @@ export async function readSmallBlob(store: BlobStore, desc: Descriptor, what: st
 export async function openFromStore(store: BlobStore, desc: Descriptor, name: string): Promise<ImageOrIndex> {
   const what = `manifest ${desc.digest} of ${name}`;
   let raw: Buffer;
-  if (store.manifest) { raw = await store.manifest(desc); checkBytes(raw, desc, what); } else raw = await readSmallBlob(store, desc, what);
+  if (store.manifest) { raw = await store.manifest(desc); verifyBuffer(desc, raw, what); } else raw = await readSmallBlob(store, desc, what);
   return fromManifestBytes(store, raw, desc.digest, name, desc.mediaType);
 }
 

@@ -1,11 +1,11 @@
 // Owner: issue 4 (wrap). Opens any image name xbuild accepts as an Image or Index.
 // verify (issue 5) and wrap both read images only through this function.
 import type { OnProgress } from '../progress.ts';
-import type { ImageOrIndex } from './model.ts';
+import type { ImageOrIndex } from '../oci/model.ts';
 import { wrapError } from '../errors.ts';
 import { RegistryClient } from '../registry/client.ts';
-import { openRegistryImage } from '../layout/registry-image.ts';
-import { formatReference, parseImageName, type ImageReference } from './reference.ts';
+import { openRegistryImage } from '../registry/registry-image.ts';
+import { formatReference, parseImageName, type ImageReference } from '../oci/reference.ts';
 import { readOciLayout } from '../layout/oci-layout.ts';
 import { readDockerArchive } from '../layout/docker-archive.ts';
 

@@ -1,0 +1,32 @@
+// The in-image contract: every name, note and flag the emulator (qemu/), the
+// shim (shims/, compiled with these values as -D flags), wrap and verify must
+// agree on. Paths are relative to the image root, without a leading slash.
+import type { QemuArch } from '../oci/platform.ts';
+
+export const CROSS_BUILD_START = 'usr/bin/cross-build-start';
+export const CROSS_BUILD_END = 'usr/bin/cross-build-end';
+/** Directory of the emulators in the image, and how their file names are made. */
+export const EMULATOR_DIR = 'usr/bin';
+export const EMULATOR_PREFIX = 'qemu-';
+export const EMULATOR_SUFFIX = '-static';
+/** qemu-<arch>-static: the file name in the image, in the cache and in --qemu-dir. */
+export const emulatorFileName = (arch: QemuArch): string => `${EMULATOR_PREFIX}${arch}${EMULATOR_SUFFIX}`;
+export const emulatorInImage = (arch: QemuArch): string => `${EMULATOR_DIR}/${emulatorFileName(arch)}`;
+/** The option the shim passes to the emulator to turn on execve interception. */
+export const EMULATOR_EXECVE_FLAG = '-execve';
+/** dpkg configuration file cross-build-start writes (and cross-build-end removes) in Debian-based images. */
+export const DPKG_HOOK = 'etc/dpkg/dpkg.cfg.d/xbuild-cross-build';
+
+/** While cross-build mode is on, the original of a swapped file lives at `<path>` + this suffix. */
+export const ORIGINAL_SUFFIX = '.xbuild-orig';
+/** Present only between cross-build-start and cross-build-end; lists the swapped paths, one per line. */
+export const STATE_FILE = 'usr/lib/xbuild/cross-build-active';
+
+/** ELF note (in a PT_NOTE segment) that marks xbuild's binaries; read by verify without running them. */
+export const XBUILD_NOTE_NAME = 'xbuild';
+/** Note type in the patched emulator; desc = ASCII "execve-intercept series=<N> qemu=<version>". */
+export const NT_XBUILD_EXECVE = 1;
+/** Note type in the host-native shim; desc = ASCII "shim version=<N>". */
+export const NT_XBUILD_SHIM = 2;
+/** Bumped whenever the shim's behaviour changes; carried in its ELF note ("shim version=<N>"). */
+export const SHIM_VERSION = 1;
