@@ -3,10 +3,13 @@
 import { build } from 'esbuild';
 import { readFile } from 'node:fs/promises';
 
+// `--outfile FILE` bundles elsewhere (scripts/release.ts bundles into its staging directory).
+const at = process.argv.indexOf('--outfile');
+const outfile = at > 0 ? process.argv[at + 1] : 'dist/xbuild.mjs';
 const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
   entryPoints: ['src/cli/main.ts'],
-  outfile: 'dist/xbuild.mjs',
+  outfile,
   bundle: true,
   platform: 'node',
   format: 'esm',

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages xbuild's build recipe and test suite need.
+# Installs the Debian packages xbuild's build recipe and test suite need (the
+# contributor/CI set-up; users install the npm release instead, docs/release.md).
 # Idempotent: re-running only installs what is missing.
 #  - deb-src entries for trixie and sid are derived from the machine's own
 #    debian.sources (its URIs line is reused; no host name is written here),
@@ -39,22 +40,28 @@ for a in armhf arm64 armel; do
 done
 
 PKGS=(
-  # QEMU static linux-user build
+  # 1. QEMU static linux-user build (scripts/build-emulators.sh, `xbuild qemu build`)
   build-essential ninja-build pkg-config dpkg-dev python3-venv
   libglib2.0-dev libpcre2-dev zlib1g-dev libffi-dev libmount-dev libselinux1-dev
-  flex bison git xz-utils bzip2 file
+  flex bison git xz-utils bzip2
   # QEMU 10 configure wants pycotap (bookworm-backports; the +ds tarball drops python/wheels)
   python3-pycotap
   # QEMU 10.2 configure needs dtc when the +ds tarball lacks the prebuilt pc-bios/dtb/*.dtb
   device-tree-compiler
-  # cross compilers for test programs
+  # 2. test programs: cross compilers and libcs for armhf, arm64, armel (scripts/fixtures/test-programs.sh)
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi
   libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-armel-cross
-  # real parts used by tests and benchmarks
-  docker-registry skopeo buildah docker.io debootstrap proot busybox
-  apache2-utils uidmap fakeroot util-linux iproute2 jq curl openssl
-  # end-to-end: generates the tiny autoconf project built inside ARM images
-  autoconf
+  # 3. real parts the tests run against: registry (+ htpasswd, openssl for auth/TLS), skopeo,
+  #    builders (buildah, docker.io), debootstrap for Debian fixture images
+  docker-registry apache2-utils openssl skopeo buildah docker.io uidmap debootstrap
+  # umoci: the real unpacker verify's layer reader is differential-tested against (test/layer-umoci-*)
+  umoci
+  # 4. tools of the fixture scripts and helpers: busybox, file, jq, unshare/setpriv (util-linux), ip
+  busybox file jq util-linux iproute2
+  # 5. benchmarks (bench/exec: proot) and the end-to-end autoconf demo project
+  proot autoconf
+  # not used by any test or script today (kept until the lead prunes them): fakeroot curl
+  fakeroot curl
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -3,7 +3,8 @@
  * and exits with `exitCode`; anything that is not an XbuildError is a bug
  * and is printed with its stack.
  *
- * Codes are stable identifiers (documented in README "Exit codes and errors").
+ * Codes are stable identifiers, listed (with their meaning) in this type; the
+ * exit codes they map to are in README "Exit codes and errors".
  */
 export type ErrorCode =
   | 'USAGE'            // bad flags / arguments

@@ -20,14 +20,15 @@ const ALLOWED: Record<string, readonly string[]> = {
   contract: ['oci', 'elf'],
   layer: ['oci'],
   registry: ['oci'],
-  layout: ['oci'],
+  layout: ['oci', 'layer'],
   open: ['oci', 'registry', 'layout'],
   qemu: ['oci', 'elf', 'contract'],
   shims: ['oci', 'elf', 'layer', 'contract'],
   verify: ['oci', 'elf', 'layer', 'registry', 'layout', 'open', 'contract'],
   wrap: ['oci', 'elf', 'layer', 'registry', 'layout', 'open', 'contract', 'qemu', 'shims'],
   unwrap: ['oci', 'elf', 'layer', 'registry', 'layout', 'open', 'contract', 'qemu', 'shims'],
-  cli: ['oci', 'elf', 'layer', 'registry', 'layout', 'open', 'contract', 'qemu', 'shims', 'verify', 'wrap', 'unwrap'],
+  install: ['oci', 'elf', 'contract', 'qemu', 'shims'],
+  cli: ['oci', 'elf', 'layer', 'registry', 'layout', 'open', 'contract', 'qemu', 'shims', 'install', 'verify', 'wrap', 'unwrap'],
 };
 
 async function tsFiles(dir: string): Promise<string[]> {

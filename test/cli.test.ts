@@ -21,3 +21,15 @@ test('an unknown command is a usage error with exit code 2', async (t) => {
   t.is(await runCli(['frobnicate'], c.ctx), 2);
   t.regex(c.stderr(), /unknown command 'frobnicate'/);
 });
+
+test('wrap and verify --help say which layer formats and transports are read', async (t) => {
+  for (const cmd of ['wrap', 'verify']) {
+    const c = capture();
+    t.is(await runCli([cmd, '--help'], c.ctx), 0);
+    const help = c.stdout();
+    t.regex(help, /Layers read: tar, tar\+gzip and tar\+zstd \(zstd:chunked included\), OCI and Docker media types/, cmd);
+    t.regex(help, /NODE_EXTRA_CA_CERTS/, cmd);
+    t.regex(help, /HTTPS first, plain\s+HTTP when the registry has\s+no TLS/, cmd);
+    t.regex(help, /oci:DIR\[:TAG\]/, cmd);
+  }
+});

@@ -207,7 +207,8 @@ test('cache hit: a second build of the same inputs runs nothing, says so, and --
 
     const c = capture();
     t.is(await runCli(['qemu', 'build', '--source', src], { ...c.ctx, env: { XBUILD_CACHE_DIR: root } }), 0, c.stderr());
-    t.is(c.stdout(), `used the cache: qemu-aarch64-static, qemu-arm-static in ${dir}\n`);
+    t.is(c.stdout().split('\n')[0], `used the cache: qemu-aarch64-static, qemu-arm-static in ${dir}`);
+    t.regex(c.stdout(), new RegExp(`\nshim: ${root}/shim/[0-9a-f]{20}/xbuild-shim\n$`), 'qemu build also builds the shim, so wrap compiles nothing');
 
     // arm alone is another key: a miss, which here fails at unpacking (the
     // tarball is fake) and shows the log's tail and path

@@ -118,7 +118,7 @@ test('a credential helper that fails for another reason is a one-line UNAUTHORIZ
   const env = { DOCKER_CONFIG: configDir({ credsStore: 'broken' }), PATH: `${binDir}:/usr/bin:/bin` };
   const err = await t.throwsAsync(findCredentials('x.example.com', env), { instanceOf: XbuildError });
   t.is(err!.code, 'UNAUTHORIZED');
-  t.is(err!.message, 'credential helper docker-credential-broken failed for x.example.com (exit 3): keychain locked');
+  t.is(err!.message, 'credential helper docker-credential-broken failed for x.example.com (exit 3; its output is not shown, it may hold credentials)');
 });
 
 test('parseChallenge', (t) => {

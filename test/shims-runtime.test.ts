@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { ensureShim } from '../src/shims/build.ts';
 import { DPKG_HOOK } from '../src/contract/in-image.ts';
-import { installXbuildLayer } from '../src/shims/layer.ts';
+import { installXbuildLayer } from './helpers/install-layer.ts';
 import { ORIGINAL_SUFFIX, STATE_FILE } from '../src/contract/in-image.ts';
 import type { QemuArch } from '../src/oci/platform.ts';
 import { assertNoArmBinfmt } from './helpers/binfmt.ts';

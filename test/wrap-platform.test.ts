@@ -1,6 +1,6 @@
 import test from 'ava';
 import { emulationFor, formatPlatform, matchPlatform, normalizePlatform, parsePlatform, parsePlatformList } from '../src/oci/platform.ts';
-import { parseOutputSpec, resolveOutputs } from '../src/wrap/output.ts';
+import { parseOutputSpec, resolveOutputs } from '../src/open/output.ts';
 import { XbuildError } from '../src/errors.ts';
 
 test('parse / format / normalise platforms as containerd does', (t) => {

@@ -18,7 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { ensureShim } from '../../src/shims/build.ts';
-import { installXbuildLayer } from '../../src/shims/layer.ts';
+import { installXbuildLayer } from '../../test/helpers/install-layer.ts';
 import type { QemuArch } from '../../src/oci/platform.ts';
 import { assertNoArmBinfmt } from '../../test/helpers/binfmt.ts';
 import { cacheRoot, copyRoot, type DebArch } from '../../test/helpers/shims-roots.ts';

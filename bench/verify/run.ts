@@ -1,5 +1,5 @@
 // bench/verify: time and peak RSS of `verify` on a small and a large (>= 500 MB)
-// generated image, next to `skopeo copy oci:SRC oci:DST` of the same image in
+// generated image, and on the large one recompressed to tar+zstd by skopeo, next to `skopeo copy oci:SRC oci:DST` of the same image in
 // the same run (both read every layer once; skopeo also writes them).
 //   npx tsx bench/verify/run.ts [--large-mib 520] [--huge-mib N]   (--huge-mib adds a third, bigger image: RSS should not grow with it)
 // Images are generated once into ${XBUILD_CACHE_DIR:-~/.cache/xbuild}/bench/verify/.
@@ -39,10 +39,20 @@ async function ensureImage(name: string, mib: number): Promise<string> {
 }
 
 const rows: string[][] = [['image', 'compressed', 'verify s (process)', 'verify s (in-process)', 'verify peak RSS', 'skopeo copy s', 'skopeo peak RSS', 'verify/skopeo time', 'result']];
-const sizes: [string, number][] = [['small', 0], ['large', largeMiB]];
-if (hugeMiB > 0) sizes.push(['huge', hugeMiB]);
-for (const [name, mib] of sizes) {
-  const dir = await ensureImage(name, mib);
+/** The same image with tar+zstd layers, written by skopeo (cached beside it). */
+async function ensureZstd(src: string): Promise<string> {
+  const dir = `${src}-zstd`;
+  if (await stat(join(dir, 'index.json')).catch(() => undefined)) return dir;
+  process.stderr.write(`recompressing ${src} to zstd with skopeo...\n`);
+  await run('skopeo', ['copy', '-q', '--dest-compress-format', 'zstd', `oci:${src}:bench`, `oci:${dir}:bench`]);
+  return dir;
+}
+
+const sizes: [string, number, boolean][] = [['small', 0, false], ['large', largeMiB, false], ['large zstd', largeMiB, true]];
+if (hugeMiB > 0) sizes.push(['huge', hugeMiB, false]);
+for (const [name, mib, zstd] of sizes) {
+  const plain = await ensureImage(name.split(' ')[0]!, mib);
+  const dir = zstd ? await ensureZstd(plain) : plain;
   const v = await timed(process.execPath, ['--import=tsx', 'bench/verify/verify-one.ts', `oci:${dir}:bench`]);
   const out = JSON.parse(v.stdout.trim().split('\n').pop()!);
   const dst = await mkdtemp(join(tmpdir(), 'xbuild-bench-skopeo-'));

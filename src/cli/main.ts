@@ -9,3 +9,6 @@ const code = await runCli(process.argv.slice(2), {
   isTTY: Boolean(process.stderr.isTTY),
 });
 process.exitCode = code;
+// The command is over: abandoned work (a socket, a retry timer) must not keep
+// the process alive. Output to pipes and files is synchronous on Linux.
+setTimeout(() => process.exit(code), 500).unref();

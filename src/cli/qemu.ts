@@ -2,6 +2,10 @@ import type { Command } from 'commander';
 import { buildEmulators, parseTargets } from '../qemu/build.ts';
 import { BuildStepError } from '../qemu/run-step.ts';
 import type { ProgressEvent } from '../progress.ts';
+import { ensureShim, SHIM_FILE_NAME } from '../shims/build.ts';
+import { cacheRoot } from '../cache-root.ts';
+import { copyFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { CliContext } from './context.ts';
 
 export interface QemuBuildCliOptions { source?: string; targets: string; out?: string; jobs?: string }
@@ -12,7 +16,7 @@ export function registerQemu(program: Command, ctx: CliContext): void {
     .description('apply xbuild\'s patch series to QEMU and build static linux-user emulators into the cache')
     .option('--source <dir|tarball>', 'QEMU source tree, qemu-X.Y.Z.tar.xz, or Debian qemu_*.orig.tar.xz / .dsc / unpacked source (default: download the pinned release)')
     .option('--targets <list>', 'emulators to build', 'arm,aarch64')
-    .option('--out <dir>', 'also copy the emulators into this directory')
+    .option('--out <dir>', 'also copy the emulators and the shim into this directory (usable as --qemu-dir)')
     .option('-j, --jobs <n>', 'parallel compile jobs (default: number of CPUs)')
     .action(async (opts: QemuBuildCliOptions) => {
       const render = progressRenderer(ctx);
@@ -21,11 +25,15 @@ export function registerQemu(program: Command, ctx: CliContext): void {
           env: ctx.env, source: opts.source, targets: parseTargets(opts.targets), out: opts.out,
           jobs: opts.jobs ? Number(opts.jobs) : undefined, onProgress: render.onProgress,
         });
+        // The shim is built here too, so that wrap never compiles anything (src/install/lookup.ts).
+        const shim = await ensureShim({ cacheRoot: cacheRoot(ctx.env), onProgress: render.onProgress });
+        if (r.copiedTo) await copyFile(shim, join(r.copiedTo, SHIM_FILE_NAME));
         render.end();
         const files = Object.values(r.emulators).map((p) => p!.slice(p!.lastIndexOf('/') + 1)).join(', ');
         ctx.stdout.write(r.cached
           ? `used the cache: ${files} in ${r.dir}\n`
           : `built ${files} (QEMU ${r.record.qemu.version}, series ${r.record.series.version}) in ${r.record.buildSeconds} s: ${r.dir}\n`);
+        ctx.stdout.write(`shim: ${shim}\n`);
         if (r.copiedTo) ctx.stdout.write(`copied to ${r.copiedTo}\n`);
       } catch (err) {
         render.end();

@@ -4,8 +4,10 @@ import { XBUILD_VERSION } from '../version.ts';
 import { ExitCode, type CliContext } from './context.ts';
 import { registerWrap } from './wrap.ts';
 import { registerVerify } from './verify.ts';
+import { registerUnwrap } from './unwrap.ts';
 import { registerQemu } from './qemu.ts';
 import { registerInspectElf } from './inspect-elf.ts';
+import { registerDoctor } from './doctor.ts';
 
 /** Parse argv, run one command, map errors to exit codes. Returns the exit code. */
 export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
@@ -21,9 +23,11 @@ export async function runCli(argv: string[], ctx: CliContext): Promise<number> {
   program.configureHelp({ sortSubcommands: false });
 
   registerWrap(program, ctx);
+  registerUnwrap(program, ctx);
   registerVerify(program, ctx);
   registerQemu(program, ctx);
   registerInspectElf(program, ctx);
+  registerDoctor(program, ctx);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -2,12 +2,12 @@ import { Command, Option } from 'commander';
 import { XbuildError } from '../errors.ts';
 import { XBUILD_VERSION } from '../version.ts';
 import { ociArchFromNode, parsePlatformList } from '../oci/platform.ts';
-import { parseOutputSpec } from '../wrap/output.ts';
+import { parseOutputSpec } from '../open/output.ts';
 import { runWrap, type WrapRequest } from '../wrap/run-wrap.ts';
 import { xbuildLayerSource } from '../wrap/layer-source.ts';
 import { xbuildLayerEntries } from '../shims/layer.ts';
-import { ensureShim } from '../shims/build.ts';
-import { cacheRoot } from '../cache-root.ts';
+import { locateEmulator, locateShim } from '../install/lookup.ts';
+import { FORMATS_HELP, INSECURE_REGISTRY_HELP } from './formats-help.ts';
 import { createProgressRenderer } from './render-progress.ts';
 import type { CliContext } from './context.ts';
 
@@ -26,9 +26,12 @@ Platforms:
 
 Result:
   One added layer (/usr/bin/qemu-<arch>-static, /usr/bin/cross-build-start, cross-build-end),
-  labels io.xbuild.version and io.xbuild.qemu.version, annotations
+  labels io.xbuild.version, io.xbuild.qemu.version, io.xbuild.base.name/.base.digest, annotations
   org.opencontainers.image.base.name/.base.digest. SOURCE_DATE_EPOCH (default 0) sets the
   mtime of the added files: the same inputs give the same digest.
+  --start: the layer also holds what cross-build-start would write (the shells swapped for the
+  shim, originals at <path>.xbuild-orig, /usr/lib/xbuild/cross-build-active, the dpkg hook), so
+  shell-form RUN lines work from the first line; \`xbuild unwrap\` on the built image ends the mode.
 
 Examples:
   xbuild wrap arm32v7/debian:bookworm -t localhost:5000/debian-xbuild:bookworm
@@ -44,6 +47,15 @@ interface WrapFlags {
   insecureRegistry: string[];
   quiet?: boolean;
   json?: boolean;
+  start?: boolean;
+  timeout?: string;
+}
+
+/** Seconds from a flag or environment variable (positive number) -> ms. */
+function secondsOption(name: string, text: string | undefined): number | undefined {
+  if (text === undefined || text === '') return undefined;
+  if (!/^\d+(\.\d+)?$/.test(text) || Number(text) <= 0) throw new XbuildError('USAGE', `${name}="${text}" is not a positive number of seconds`);
+  return Number(text) * 1000;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -54,18 +66,22 @@ export function registerWrap(program: Command, ctx: CliContext): void {
     .option('-t, --tag <ref>', 'registry reference to push to (repeatable)', collect, [])
     .option('--platform <list>', 'comma-separated platforms to wrap, e.g. linux/arm/v7,linux/arm64')
     .option('--output <spec>', 'type=registry|oci|docker[,dest=PATH]')
-    .option('--qemu-dir <dir>', 'directory holding qemu-<arch>-static (instead of the xbuild cache)')
-    .option('--insecure-registry <host>', 'speak plain HTTP to this registry host[:port] (repeatable)', collect, [])
+    .option('--qemu-dir <dir>', 'directory holding qemu-<arch>-static (and optionally xbuild-shim), searched before the platform package and the cache')
+    .option('--insecure-registry <host[:port]>', INSECURE_REGISTRY_HELP, collect, [])
     .addOption(new Option('-q, --quiet', 'no progress output'))
     .option('--json', 'print the resulting references and digests as JSON on stdout')
-    .addHelpText('after', HELP_AFTER)
+    .option('--start', 'leave the image in cross-build mode (as RUN ["cross-build-start"] would): a Dockerfile needs no xbuild line; run `xbuild unwrap` on the result')
+    .option('--timeout <seconds>', 'give up when the whole command takes longer (default: no limit; per blob: XBUILD_BLOB_TIMEOUT, default 1800; no data: XBUILD_STALL_TIMEOUT, default 60)')
+    .addHelpText('after', HELP_AFTER + FORMATS_HELP)
     .action(async (image: string, flags: WrapFlags) => {
       const req = wrapRequest(image, flags, ctx);
+      const lookup = { env: ctx.env, xbuildVersion: XBUILD_VERSION, qemuDir: flags.qemuDir };
       const onProgress = createProgressRenderer({ out: ctx.stderr, isTTY: ctx.isTTY, quiet: flags.quiet || flags.json });
       const report = await runWrap(req, {
         layerSource: xbuildLayerSource({
           qemuDir: flags.qemuDir, env: ctx.env, entries: xbuildLayerEntries,
-          shimPath: () => ensureShim({ cacheRoot: cacheRoot(ctx.env), onProgress }),
+          emulatorPath: async (arch) => (await locateEmulator(arch, lookup)).path,
+          shimPath: async () => (await locateShim(lookup)).path,
         }),
       }, onProgress);
       if (flags.json) {
@@ -93,6 +109,12 @@ export function wrapRequest(image: string, flags: WrapFlags, ctx: Pick<CliContex
     insecureRegistries: flags.insecureRegistry,
     ...(sourceDateEpoch !== undefined ? { sourceDateEpoch } : {}),
     hostArch: ociArchFromNode(process.arch),
+    timeouts: {
+      commandMs: secondsOption('--timeout', flags.timeout),
+      blobMs: secondsOption('XBUILD_BLOB_TIMEOUT', ctx.env.XBUILD_BLOB_TIMEOUT),
+      stallMs: secondsOption('XBUILD_STALL_TIMEOUT', ctx.env.XBUILD_STALL_TIMEOUT),
+    },
     xbuildVersion: XBUILD_VERSION,
+    ...(flags.start ? { start: true } : {}),
   };
 }

@@ -18,7 +18,8 @@ export const NOTE_TYPE_OF: Record<HostBinaryRole, number> = { emulator: NT_XBUIL
 /** What keeps `elf` from being xbuild's `role` binary; [] when it qualifies. */
 export function hostBinaryProblems(elf: ElfInfo, role: HostBinaryRole): HostBinaryProblem[] {
   const out: HostBinaryProblem[] = [];
-  if (elf.machine !== EM_X86_64 || elf.class !== 64) out.push('not-host-native');
+  // the host kernel runs it only as ELF64, little-endian, x86-64, an executable or PIE (ET_EXEC 2 / ET_DYN 3)
+  if (elf.machine !== EM_X86_64 || elf.class !== 64 || elf.endianness !== 'little' || (elf.type !== 2 && elf.type !== 3)) out.push('not-host-native');
   if (elf.linkage === 'dynamic') out.push('dynamic');
   if (!findNote(elf, XBUILD_NOTE_NAME, NOTE_TYPE_OF[role])) out.push('no-xbuild-note');
   return out;
@@ -27,7 +28,7 @@ export function hostBinaryProblems(elf: ElfInfo, role: HostBinaryRole): HostBina
 /** One sentence per problem, for errors (verify words its findings itself). */
 export function describeHostBinaryProblem(p: HostBinaryProblem, elf: ElfInfo, role: HostBinaryRole): string {
   switch (p) {
-    case 'not-host-native': return `e_machine ${elf.machine} (ELF${elf.class}), not x86_64 (${EM_X86_64})`;
+    case 'not-host-native': return `e_machine ${elf.machine} (ELF${elf.class}, ${elf.endianness}-endian, e_type ${elf.type}), not an x86_64 (${EM_X86_64}) ELF64 little-endian ET_EXEC/ET_DYN`;
     case 'dynamic': return 'dynamically linked (PT_INTERP or DT_NEEDED)';
     case 'no-xbuild-note': return role === 'emulator'
       ? `no "${XBUILD_NOTE_NAME}" ELF note of type ${NT_XBUILD_EXECVE}: not xbuild's execve-intercepting emulator (stock QEMU cannot start child programs without binfmt_misc)`

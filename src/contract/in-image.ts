@@ -30,3 +30,37 @@ export const NT_XBUILD_EXECVE = 1;
 export const NT_XBUILD_SHIM = 2;
 /** Bumped whenever the shim's behaviour changes; carried in its ELF note ("shim version=<N>"). */
 export const SHIM_VERSION = 1;
+
+/**
+ * The swap contract: the shells cross-build-start considers, in its order
+ * (shims/xbuild-shim.c candidate_shells; a test holds the C list to this one):
+ * /bin/sh, then each absolute-path line of /etc/shells (read through links,
+ * first SHELLS_FILE_MAX bytes, leading blanks and trailing blanks/CR trimmed,
+ * shorter than SHELL_PATH_MAX), then USUAL_SHELLS; at most SWAP_MAX_ENTRIES.
+ * verify checks exactly these paths.
+ */
+export const SHELLS_FILE = 'etc/shells';
+export const USUAL_SHELLS = ['bin/sh', 'bin/bash', 'bin/dash', 'bin/ash', 'bin/zsh', 'bin/ksh', 'bin/mksh'] as const;
+export const SHELLS_FILE_MAX = 65535;
+export const SHELL_PATH_MAX = 255;
+export const SWAP_MAX_ENTRIES = 64;
+
+/** The shell paths cross-build-start would swap, given the text of /etc/shells (latin1, or undefined when absent). */
+export function swappableShells(shellsText: string | undefined): string[] {
+  const out: string[] = [];
+  const add = (abs: string) => {
+    if (!out.includes(abs) && out.length < SWAP_MAX_ENTRIES && abs.length <= SHELL_PATH_MAX) out.push(abs);
+  };
+  add('/bin/sh');
+  if (shellsText !== undefined) {
+    let text = shellsText.slice(0, SHELLS_FILE_MAX);
+    const nul = text.indexOf('\0');
+    if (nul >= 0) text = text.slice(0, nul);
+    for (const line of text.split('\n')) {
+      const p = line.replace(/^[ \t]+/, '').replace(/[ \t\r]+$/, '');
+      if (p.startsWith('/')) add(p);
+    }
+  }
+  for (const s of USUAL_SHELLS) add(`/${s}`);
+  return out.map((p) => p.replace(/^\/+/, ''));
+}

@@ -9,6 +9,10 @@ export interface LayerEntry {
   /** file: content, as bytes or as an opener returning a fresh stream (then size is required). */
   content?: Buffer | (() => Promise<Readable>);
   size?: number;
+  /** Owner and mtime (seconds); default 0, 0 and the layer's SOURCE_DATE_EPOCH. */
+  uid?: number;
+  gid?: number;
+  mtime?: number;
   /** symlink target. */
   linkname?: string;
 }

@@ -9,23 +9,25 @@ import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import type { Descriptor, Image, ImageConfig, ImageManifest, Layer } from '../oci/model.ts';
-import { DOCKER_CONFIG, DOCKER_LAYER_TAR, DOCKER_LAYER_TAR_GZIP, DOCKER_MANIFEST_V2 } from '../oci/media-types.ts';
+import {
+  DOCKER_CONFIG, DOCKER_LAYER_TAR, DOCKER_LAYER_TAR_GZIP, DOCKER_MANIFEST_V2, OCI_IMAGE_CONFIG, OCI_IMAGE_MANIFEST, OCI_LAYER_TAR, OCI_LAYER_TAR_GZIP, OCI_LAYER_TAR_ZSTD,
+} from '../oci/media-types.ts';
 import { parseConfig } from '../oci/manifest.ts';
+import { parseArchiveManifest, type ArchiveManifestEntry } from '../oci/schema.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import { readAll, sha256Digest, verifying } from '../oci/digest.ts';
 import { formatReference, parseRegistryReference } from '../oci/reference.ts';
 import { indexTar, resolveMember, type TarMember } from './tar-index.ts';
 
-interface ArchiveManifestEntry { Config: string; RepoTags?: string[] | null; Layers: string[] }
 
 function rangeStream(file: string, m: TarMember): Readable {
   return m.size === 0 ? Readable.from([]) : createReadStream(file, { start: m.offset, end: m.offset + m.size - 1 });
 }
 
 async function firstBytes(file: string, m: TarMember): Promise<Buffer> {
-  if (m.size < 2) return Buffer.alloc(0);
-  return readAll(createReadStream(file, { start: m.offset, end: m.offset + 1 }));
+  if (m.size < 4) return Buffer.alloc(0);
+  return readAll(createReadStream(file, { start: m.offset, end: m.offset + 3 }));
 }
 
 async function hashMember(file: string, m: TarMember): Promise<string> {
@@ -40,11 +42,7 @@ export async function readDockerArchive(file: string, ref?: string): Promise<Ima
   const members = await indexTar(file);
   const mm = resolveMember(members, 'manifest.json');
   if (!mm) throw new XbuildError('INVALID_IMAGE', `${file} is not a docker-archive (no manifest.json)`, { hint: 'docker-archive:FILE names a tarball written by `docker save`' });
-  let entries: ArchiveManifestEntry[];
-  try { entries = JSON.parse((await readAll(rangeStream(file, mm))).toString('utf8')) as ArchiveManifestEntry[]; } catch {
-    throw new XbuildError('INVALID_IMAGE', `${file}: manifest.json is not valid JSON`);
-  }
-  if (!Array.isArray(entries) || entries.length === 0) throw new XbuildError('INVALID_IMAGE', `${file}: manifest.json lists no image`);
+  const entries = parseArchiveManifest(await readAll(rangeStream(file, mm)), `${file}: manifest.json`);
   let entry: ArchiveManifestEntry | undefined;
   if (ref) {
     const want = canonicalTag(ref);
@@ -61,22 +59,29 @@ export async function readDockerArchive(file: string, ref?: string): Promise<Ima
   if (config.rootfs.diff_ids.length !== entry.Layers.length) {
     throw new XbuildError('INVALID_IMAGE', `${file}: ${entry.Layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids`);
   }
-  // Layers are kept as stored: uncompressed tar (classic docker save) or gzip.
+  // Layers are kept as stored: uncompressed tar (classic docker save), gzip or
+  // zstd (told by their first bytes). Docker v2 manifests have no zstd layer
+  // type, so an archive holding zstd layers is described with an OCI manifest.
   const layerDescs: Descriptor[] = [];
   const layerMembers: TarMember[] = [];
+  const kinds: ('tar' | 'gzip' | 'zstd')[] = [];
   for (const p of entry.Layers) {
     const lm = resolveMember(members, p);
     if (!lm) throw new XbuildError('INVALID_IMAGE', `${file}: layer ${p} is missing`);
     const magic = await firstBytes(file, lm);
-    const gz = magic[0] === 0x1f && magic[1] === 0x8b;
+    kinds.push(magic[0] === 0x1f && magic[1] === 0x8b ? 'gzip' : magic.length === 4 && magic.readUInt32LE(0) === 0xfd2fb528 ? 'zstd' : 'tar');
     const fromName = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(lm.name);
     const digest = fromName ? `sha256:${fromName[1]}` : await hashMember(file, lm);
-    layerDescs.push({ mediaType: gz ? DOCKER_LAYER_TAR_GZIP : DOCKER_LAYER_TAR, digest, size: lm.size });
+    layerDescs.push({ mediaType: '', digest, size: lm.size });
     layerMembers.push(lm);
   }
+  const oci = kinds.includes('zstd');
+  const types = oci ? { tar: OCI_LAYER_TAR, gzip: OCI_LAYER_TAR_GZIP, zstd: OCI_LAYER_TAR_ZSTD } : { tar: DOCKER_LAYER_TAR, gzip: DOCKER_LAYER_TAR_GZIP, zstd: '' };
+  kinds.forEach((k, i) => { layerDescs[i]!.mediaType = types[k]; });
+  const manifestMediaType = oci ? OCI_IMAGE_MANIFEST : DOCKER_MANIFEST_V2;
   const manifest: ImageManifest = {
-    schemaVersion: 2, mediaType: DOCKER_MANIFEST_V2,
-    config: { mediaType: DOCKER_CONFIG, digest: sha256Digest(rawConfig), size: rawConfig.length },
+    schemaVersion: 2, mediaType: manifestMediaType,
+    config: { mediaType: oci ? OCI_IMAGE_CONFIG : DOCKER_CONFIG, digest: sha256Digest(rawConfig), size: rawConfig.length },
     layers: layerDescs,
   };
   const rawManifest = Buffer.from(JSON.stringify(manifest));
@@ -87,7 +92,7 @@ export async function readDockerArchive(file: string, ref?: string): Promise<Ima
   return {
     kind: 'image', name,
     manifest: async () => manifest, rawManifest: async () => rawManifest,
-    mediaType: async () => DOCKER_MANIFEST_V2, digest: async () => sha256Digest(rawManifest),
+    mediaType: async () => manifestMediaType, digest: async () => sha256Digest(rawManifest),
     config: async (): Promise<ImageConfig> => config, rawConfig: async () => rawConfig,
     layers: async () => layers,
   };

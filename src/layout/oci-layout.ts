@@ -1,10 +1,10 @@
 // OCI image layout (image-spec "image-layout.md"): oci-layout, index.json,
 // blobs/sha256/<hex>. Read by skopeo/podman/crane as `oci:DIR[:TAG]`.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Descriptor, ImageIndex, ImageOrIndex } from '../oci/model.ts';
 import { ANNOTATION_REF_NAME, OCI_IMAGE_INDEX } from '../oci/media-types.ts';
@@ -27,8 +27,10 @@ export function ociLayoutStore(dir: string): BlobStore {
   return {
     open: async (desc) => {
       const p = blobPath(dir, desc.digest);
-      const s = await stat(p).catch(() => undefined);
+      const s = await lstat(p).catch(() => undefined);
       if (!s) throw new XbuildError('NOT_FOUND', `blob ${desc.digest} is missing from the OCI layout ${dir}`);
+      // A FIFO or device would block or never end: only regular files are blobs.
+      if (!s.isFile()) throw new XbuildError('INVALID_IMAGE', `blob ${desc.digest} in the OCI layout ${dir} is not a regular file`);
       return verifying(createReadStream(p), desc, `blob ${desc.digest} in ${dir}`);
     },
   };
@@ -85,8 +87,11 @@ export interface WriteResult { digest: string; mediaType: string; size: number }
 async function writeBlob(dir: string, desc: Descriptor, open: () => Promise<Readable>, onProgress: OnProgress): Promise<void> {
   const p = blobPath(dir, desc.digest);
   const label = desc.digest.slice(7, 19);
-  const s = await stat(p).catch(() => undefined);
-  if (s && s.size === desc.size) { onProgress({ kind: 'done', id: desc.digest, label, note: 'Already exists' }); return; }
+  // "Exists" is not "is right": an existing blob is kept only when its bytes hash to its digest.
+  const s = await lstat(p).catch(() => undefined);
+  if (s && s.isFile() && s.size === desc.size && await hashFile(p) === desc.digest) {
+    onProgress({ kind: 'done', id: desc.digest, label, note: 'Already exists' }); return;
+  }
   const tmp = `${p}.tmp-${randomBytes(6).toString('hex')}`;
   let done = 0;
   try {
@@ -142,6 +147,12 @@ export async function writeOciLayout(dir: string, root: ImageOrIndex, opts: { ta
     if (!existing) await rm(work, { recursive: true, force: true });
     throw wrapError(`writing the OCI layout ${dir}`, e);
   }
+}
+
+async function hashFile(p: string): Promise<string> {
+  const h = createHash('sha256');
+  for await (const c of createReadStream(p)) h.update(c as Buffer);
+  return `sha256:${h.digest('hex')}`;
 }
 
 async function isEmptyDir(dir: string): Promise<boolean> {

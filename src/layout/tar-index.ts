@@ -2,44 +2,14 @@
 // headers (contents are skipped with seeks, never read), then each member is
 // opened as a byte range of the file. Handles ustar prefix, pax `path` and
 // GNU long names, and symlinks/hardlinks between members (docker save uses them).
+// Headers are parsed by the layer tar reader (Go archive/tar rules, PAX and
+// long names capped at 1 MiB before anything is allocated for them).
 import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { XbuildError } from '../errors.ts';
+import { BLOCK, MAX_SPECIAL_FILE, TYPE, parseHeaderBlock, parsePaxRecords } from '../layer/tar-reader.ts';
 
 export interface TarMember { name: string; offset: number; size: number; type: 'file' | 'dir' | 'link' | 'other'; linkname?: string }
-
-function cstr(b: Buffer, start: number, len: number): string {
-  const s = b.subarray(start, start + len);
-  const z = s.indexOf(0);
-  return (z === -1 ? s : s.subarray(0, z)).toString('utf8');
-}
-
-function num(b: Buffer, start: number, len: number): number {
-  const f = b.subarray(start, start + len);
-  if (f[0]! & 0x80) { // base-256
-    let v = 0;
-    for (let i = 1; i < f.length; i++) v = v * 256 + f[i]!;
-    return v;
-  }
-  const t = cstr(b, start, len).trim();
-  return t === '' ? 0 : parseInt(t, 8);
-}
-
-function parsePax(data: Buffer): Record<string, string> {
-  const out: Record<string, string> = {};
-  let i = 0;
-  while (i < data.length) {
-    const sp = data.indexOf(0x20, i);
-    if (sp === -1) break;
-    const len = parseInt(data.subarray(i, sp).toString(), 10);
-    if (!len) break;
-    const rec = data.subarray(sp + 1, i + len - 1).toString('utf8');
-    const eq = rec.indexOf('=');
-    if (eq > 0) out[rec.slice(0, eq)] = rec.slice(eq + 1);
-    i += len;
-  }
-  return out;
-}
 
 export async function indexTar(file: string): Promise<Map<string, TarMember>> {
   const fh = await open(file, 'r').catch((e: NodeJS.ErrnoException) => {
@@ -48,37 +18,50 @@ export async function indexTar(file: string): Promise<Map<string, TarMember>> {
   const members = new Map<string, TarMember>();
   try {
     const { size: fileSize } = await fh.stat();
-    const h = Buffer.alloc(512);
-    let off = 0; let longName: string | undefined; let pax: Record<string, string> = {};
+    const h = Buffer.alloc(BLOCK);
+    let off = 0; let longName = ''; let pax = new Map<string, string>();
     for (;;) {
-      if (off + 512 > fileSize) throw new XbuildError('INVALID_IMAGE', `${file}: truncated tar archive`);
-      await fh.read(h, 0, 512, off);
-      if (h.every((x) => x === 0)) break;
-      let sum = 0;
-      for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : h[i]!;
-      if (sum !== num(h, 148, 8)) throw new XbuildError('INVALID_IMAGE', `${file}: not a tar archive (bad header checksum at offset ${off})`);
-      const size = num(h, 124, 12);
-      const flag = String.fromCharCode(h[156]!);
-      const dataOff = off + 512;
-      const next = dataOff + Math.ceil(size / 512) * 512;
-      if (flag === 'L' || flag === 'x') {
-        const data = Buffer.alloc(size);
-        await fh.read(data, 0, size, dataOff);
-        if (flag === 'L') longName = cstr(data, 0, size); else pax = parsePax(data);
-        off = next; continue;
+      if (off + BLOCK > fileSize) {
+        if (off === fileSize) break; // Go: EOF at a header boundary ends the archive
+        throw new XbuildError('INVALID_IMAGE', `${file}: truncated tar archive`);
       }
-      if (flag === 'g') { off = next; continue; }
-      let name = cstr(h, 0, 100);
-      if (cstr(h, 257, 6) === 'ustar') { const prefix = cstr(h, 345, 155); if (prefix) name = `${prefix}/${name}`; }
+      await fh.read(h, 0, BLOCK, off);
+      if (h.every((x) => x === 0)) break;
+      const hdr = parseHeaderBlock(h, file);
+      const flag = hdr.typeflag;
+      const dataOff = off + BLOCK;
+      const special = flag === TYPE.GNU_LONGNAME || flag === TYPE.XHEADER || flag === TYPE.XGLOBAL || flag === TYPE.GNU_LONGLINK;
+      const headerOnly = ([TYPE.LINK, TYPE.SYMLINK, TYPE.CHAR, TYPE.BLOCK, TYPE.DIR, TYPE.FIFO] as number[]).includes(flag);
+      if (special) {
+        if (hdr.size > MAX_SPECIAL_FILE) throw new XbuildError('INVALID_IMAGE', `${file}: a PAX or GNU long-name header of ${hdr.size} bytes (the limit is ${MAX_SPECIAL_FILE})`);
+        if (dataOff + hdr.size > fileSize) throw new XbuildError('INVALID_IMAGE', `${file}: truncated tar archive`);
+        const data = Buffer.alloc(hdr.size);
+        await fh.read(data, 0, hdr.size, dataOff);
+        if (flag === TYPE.GNU_LONGNAME) { const z = data.indexOf(0); longName = data.toString('latin1', 0, z < 0 ? data.length : z); }
+        if (flag === TYPE.XHEADER) pax = parsePaxRecords(data, file);
+        off = dataOff + Math.ceil(hdr.size / BLOCK) * BLOCK;
+        continue;
+      }
+      let name = hdr.name;
+      if (pax.get('path')) name = pax.get('path')!;
       if (longName) name = longName;
-      if (pax.path) name = pax.path;
-      const linkname = pax.linkpath ?? cstr(h, 157, 100);
+      let size = hdr.size;
+      const paxSize = pax.get('size');
+      if (paxSize) size = Number(paxSize);
+      const dataSize = headerOnly ? 0 : size;
+      if (!Number.isSafeInteger(dataSize) || dataSize < 0 || dataOff + dataSize > fileSize) {
+        throw new XbuildError('INVALID_IMAGE', `${file}: tar header at offset ${off} claims ${dataSize} bytes, past the end of the ${fileSize}-byte file`);
+      }
+      const next = dataOff + Math.ceil(dataSize / BLOCK) * BLOCK;
+      const linkname = pax.get('linkpath') || hdr.linkname;
+      name = Buffer.from(name, 'latin1').toString('utf8');
       name = posix.normalize(name.replace(/^\.\//, '')).replace(/\/$/, '');
-      const type = flag === '0' || flag === '\0' || flag === '7' ? 'file' : flag === '5' ? 'dir' : flag === '1' || flag === '2' ? 'link' : 'other';
+      const type = flag === TYPE.REG || flag === TYPE.REGA ? 'file' : flag === TYPE.DIR ? 'dir' : flag === TYPE.LINK || flag === TYPE.SYMLINK ? 'link' : 'other';
       const m: TarMember = { name, offset: dataOff, size, type };
-      if (type === 'link') m.linkname = flag === '2' ? posix.normalize(posix.join(posix.dirname(name), linkname)) : posix.normalize(linkname);
+      const ln = Buffer.from(linkname, 'latin1').toString('utf8');
+      if (type === 'link') m.linkname = flag === TYPE.SYMLINK ? posix.normalize(posix.join(posix.dirname(name), ln)) : posix.normalize(ln);
       members.set(name, m);
-      longName = undefined; pax = {};
+      longName = ''; pax = new Map();
       off = next;
     }
   } finally {

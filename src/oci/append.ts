@@ -18,7 +18,7 @@ export interface Addendum {
 export async function appendLayer(base: Image, add: Addendum, name = `${base.name} + layer`): Promise<Image> {
   const baseManifest = await base.manifest();
   const mediaType = await base.mediaType();
-  const rawCfg = JSON.parse((await base.rawConfig()).toString('utf8')) as ImageConfig;
+  const rawCfg = await base.config(); // parsed and type-checked once, at the boundary, every field kept
   const newCfg: ImageConfig = {
     ...rawCfg,
     ...(add.labels ? { config: { ...(rawCfg.config ?? {}), Labels: { ...(rawCfg.config?.Labels ?? {}), ...add.labels } } } : {}),
@@ -38,7 +38,8 @@ export async function appendLayer(base: Image, add: Addendum, name = `${base.nam
     kind: 'image', name,
     manifest: async () => manifest, rawManifest: async () => rawManifest,
     mediaType: async () => mediaType, digest: async () => sha256Digest(rawManifest),
-    config: async () => newCfg, rawConfig: async () => rawConfig,
+    // parsed again on demand: an index's wrapped children keep only their raw bytes (bounded memory)
+    config: async () => JSON.parse(rawConfig.toString('utf8')) as ImageConfig, rawConfig: async () => rawConfig,
     layers: async () => layers,
   };
 }

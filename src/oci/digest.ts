@@ -72,7 +72,8 @@ export function verifyBuffer(desc: { digest: string; size?: number }, data: Buff
 }
 
 /**
- * A pass-through that checks digest AND size. Pipe the blob through it; it
+ * A pass-through that checks digest AND size (size only when the descriptor
+ * has one: a diff_id has none). Pipe the blob through it; it
  * errors with DIGEST_MISMATCH (retryable: false) instead of ending when the
  * content differs. `bytesSeen` tells how far it got.
  */
@@ -80,7 +81,7 @@ export class VerifyingStream extends Transform {
   private readonly hash: Hash;
   private readonly algo: 'sha256' | 'sha512';
   bytesSeen = 0;
-  constructor(readonly desc: Pick<Descriptor, 'digest' | 'size'>, readonly label = `blob ${desc.digest}`) {
+  constructor(readonly desc: Pick<Descriptor, 'digest'> & { size?: number }, readonly label = `blob ${desc.digest}`) {
     super();
     digestHex(desc.digest);
     this.algo = algorithmOf(desc.digest);
@@ -89,7 +90,7 @@ export class VerifyingStream extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytesSeen += chunk.length;
-    if (this.bytesSeen > this.desc.size) {
+    if (this.desc.size !== undefined && this.bytesSeen > this.desc.size) {
       cb(digestMismatch(this.label, this.desc, { size: this.bytesSeen }));
       return;
     }
@@ -99,7 +100,7 @@ export class VerifyingStream extends Transform {
 
   override _flush(cb: TransformCallback): void {
     const digest = `${this.algo}:${this.hash.digest('hex')}`;
-    if (this.bytesSeen !== this.desc.size || digest !== this.desc.digest) {
+    if ((this.desc.size !== undefined && this.bytesSeen !== this.desc.size) || digest !== this.desc.digest) {
       cb(digestMismatch(this.label, this.desc, { digest, size: this.bytesSeen }));
       return;
     }
@@ -107,7 +108,7 @@ export class VerifyingStream extends Transform {
   }
 }
 
-export function verifyingStream(desc: Pick<Descriptor, 'digest' | 'size'>, label?: string): VerifyingStream {
+export function verifyingStream(desc: Pick<Descriptor, 'digest'> & { size?: number }, label?: string): VerifyingStream {
   return new VerifyingStream(desc, label);
 }
 

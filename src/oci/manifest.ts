@@ -2,8 +2,9 @@
 // on read, and a full consistency check of images xbuild writes.
 import type { Descriptor, Image, ImageConfig, ImageIndex, ImageManifest, Index, ImageOrIndex } from './model.ts';
 import { XbuildError } from '../errors.ts';
-import { isImageManifestMediaType, isIndexMediaType, OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from './media-types.ts';
+import { ANNOTATION_DOCKER_REFERENCE_TYPE, DOCKER_CONFIG, isImageManifestMediaType, isIndexMediaType, OCI_IMAGE_CONFIG, OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from './media-types.ts';
 import { isSha256Digest, sha256Digest } from './digest.ts';
+import { checkConfigTypes, checkPlatformObject, isObject, optString, optStringArray, optStringMap } from './schema.ts';
 
 function invalid(what: string, msg: string): XbuildError {
   return new XbuildError('INVALID_IMAGE', `${what}: ${msg}`);
@@ -17,11 +18,15 @@ function parseJson(raw: Buffer, what: string): Record<string, unknown> {
 }
 
 export function checkDescriptor(d: unknown, what: string): Descriptor {
-  if (!d || typeof d !== 'object') throw invalid(what, 'descriptor is not an object');
-  const desc = d as Descriptor;
+  if (!isObject(d)) throw invalid(what, 'descriptor is not an object');
+  const desc = d as unknown as Descriptor;
   if (typeof desc.mediaType !== 'string' || desc.mediaType === '') throw invalid(what, 'descriptor has no mediaType');
-  if (!isSha256Digest(desc.digest)) throw invalid(what, `descriptor digest "${String(desc.digest)}" is not a sha256 digest`);
-  if (!Number.isSafeInteger(desc.size) || desc.size < 0) throw invalid(what, `descriptor size "${String(desc.size)}" is not a size`);
+  if (!isSha256Digest(desc.digest)) throw invalid(what, `descriptor digest "${String(desc.digest).slice(0, 80)}" is not a sha256 digest`);
+  if (!Number.isSafeInteger(desc.size) || desc.size < 0) throw invalid(what, `descriptor size "${String(desc.size).slice(0, 40)}" is not a size`);
+  optStringMap(d, 'annotations', what);
+  optStringArray(d, 'urls', what, 'urls', false);
+  optString(d, 'artifactType', what);
+  if (d.platform !== undefined) checkPlatformObject(d.platform, what);
   return desc;
 }
 
@@ -47,12 +52,16 @@ export function parseManifest(raw: Buffer, what: string, declaredMediaType?: str
   if (isIndexMediaType(mediaType)) {
     if (!Array.isArray(doc.manifests)) throw invalid(what, 'index has no manifests array');
     doc.manifests.forEach((m, i) => checkDescriptor(m, `${what} manifests[${i}]`));
+    optStringMap(doc, 'annotations', what);
     return { kind: 'index', mediaType, manifest: doc as unknown as ImageIndex };
   }
   if (isImageManifestMediaType(mediaType) || (doc.config && Array.isArray(doc.layers))) {
     checkDescriptor(doc.config, `${what} config`);
     if (!Array.isArray(doc.layers)) throw invalid(what, 'manifest has no layers array');
     doc.layers.forEach((l, i) => checkDescriptor(l, `${what} layers[${i}]`));
+    optStringMap(doc, 'annotations', what);
+    optString(doc, 'artifactType', what);
+    if (doc.subject !== undefined) checkDescriptor(doc.subject, `${what} subject`);
     return { kind: 'image', mediaType, manifest: doc as unknown as ImageManifest };
   }
   throw new XbuildError('UNSUPPORTED', `${what}: unsupported manifest media type ${mediaType}`);
@@ -60,7 +69,8 @@ export function parseManifest(raw: Buffer, what: string, declaredMediaType?: str
 
 export function parseConfig(raw: Buffer, what: string): ImageConfig {
   const doc = parseJson(raw, what);
-  if (typeof doc.architecture !== 'string' || typeof doc.os !== 'string') throw invalid(what, 'config has no os/architecture');
+  if (doc.architecture === undefined || doc.os === undefined) throw invalid(what, 'config has no os/architecture');
+  checkConfigTypes(doc, what);
   const rootfs = doc.rootfs as { type?: unknown; diff_ids?: unknown } | undefined;
   if (!rootfs || rootfs.type !== 'layers' || !Array.isArray(rootfs.diff_ids)) throw invalid(what, 'config has no rootfs.diff_ids');
   for (const d of rootfs.diff_ids) if (!isSha256Digest(d)) throw invalid(what, `diff_id "${String(d)}" is not a sha256 digest`);
@@ -69,10 +79,19 @@ export function parseConfig(raw: Buffer, what: string): ImageConfig {
 
 /** Is this index entry an attestation / non-runnable artifact (passed through untouched)? */
 export function isAttestationOrUnknown(desc: Descriptor): boolean {
-  if (desc.annotations?.['vnd.docker.reference.type']) return true;
+  if (desc.annotations?.[ANNOTATION_DOCKER_REFERENCE_TYPE]) return true;
+  if (desc.artifactType !== undefined || !isImageManifestMediaType(desc.mediaType) && !isIndexMediaType(desc.mediaType)) return true;
   const p = desc.platform;
   if (!p) return true;
   return p.os === 'unknown' || p.architecture === 'unknown';
+}
+
+/**
+ * Is this image manifest a runnable image (an image config), not an OCI 1.1
+ * artifact (artifactType, the empty config, an SBOM's own config type)?
+ */
+export function isRunnableManifest(m: ImageManifest): boolean {
+  return m.artifactType === undefined && (m.config.mediaType === OCI_IMAGE_CONFIG || m.config.mediaType === DOCKER_CONFIG);
 }
 
 /**
@@ -113,7 +132,7 @@ export async function validateImageOrIndex(x: ImageOrIndex): Promise<void> {
   for (const d of parsed.manifest.manifests) {
     const child = await x.child(d);
     if (sha256Digest(await child.rawManifest()) !== d.digest) throw invalid(`validating ${x.name}`, `child ${d.digest} does not match its bytes`);
-    // attestations carry in-toto configs, not image configs: their bytes were checked above
-    if (!isAttestationOrUnknown(d)) await validateImageOrIndex(child);
+    // attestations and artifacts carry other configs, not image configs: their bytes were checked above
+    if (!isAttestationOrUnknown(d) && !(child.kind === 'image' && !isRunnableManifest(await child.manifest()))) await validateImageOrIndex(child);
   }
 }

@@ -2,7 +2,7 @@
 // directory; the wrap result in memory). Everything is read lazily, once.
 import type { Readable } from 'node:stream';
 import type { Descriptor, Image, ImageConfig, ImageManifest, ImageIndex, Index, Layer, ImageOrIndex } from './model.ts';
-import { parseConfig, parseManifest } from './manifest.ts';
+import { isRunnableManifest, parseConfig, parseManifest } from './manifest.ts';
 import { readAll, verifyBuffer } from './digest.ts';
 import { XbuildError } from '../errors.ts';
 
@@ -56,20 +56,30 @@ function indexFromStore(store: BlobStore, raw: Buffer, digest: string, mediaType
   };
 }
 
+/**
+ * A layer of `store`. Built outside imageFromStore on purpose: a closure made
+ * there would keep that scope (the raw and parsed config) alive as long as
+ * any layer is referenced (a wrapped image keeps its base layers).
+ */
+function storeLayer(store: BlobStore, d: Descriptor, diffId: string): Layer {
+  return { descriptor: d, diffId, open: () => store.open(d), ...(store.source ? { source: store.source } : {}) };
+}
+
 function imageFromStore(store: BlobStore, raw: Buffer, digest: string, mediaType: string, m: ImageManifest, name: string): Image {
   const rawConfig = once(() => readSmallBlob(store, m.config, `config of ${name}`));
-  const config = once(async (): Promise<ImageConfig> => parseConfig(await rawConfig(), `config of ${name}`));
+  const runnable = isRunnableManifest(m);
+  const config = once(async (): Promise<ImageConfig> => {
+    if (!runnable) throw new XbuildError('UNSUPPORTED', `${name} is an artifact (${m.artifactType ?? m.config.mediaType}), not a runnable image`);
+    return parseConfig(await rawConfig(), `config of ${name}`);
+  });
   const layers = once(async (): Promise<Layer[]> => {
+    // An artifact's blobs are carried byte for byte; it has no diff_ids.
+    if (!runnable) return m.layers.map((d) => storeLayer(store, d, ''));
     const cfg = await config();
     if (cfg.rootfs.diff_ids.length !== m.layers.length) {
       throw new XbuildError('INVALID_IMAGE', `${name}: manifest lists ${m.layers.length} layers but the config ${cfg.rootfs.diff_ids.length} diff_ids`);
     }
-    return m.layers.map((d, i) => ({
-      descriptor: d,
-      diffId: cfg.rootfs.diff_ids[i]!,
-      open: () => store.open(d),
-      ...(store.source ? { source: store.source } : {}),
-    }));
+    return m.layers.map((d, i) => storeLayer(store, d, cfg.rootfs.diff_ids[i]!));
   });
   return {
     kind: 'image', name,

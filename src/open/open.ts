@@ -1,5 +1,6 @@
-// Owner: issue 4 (wrap). Opens any image name xbuild accepts as an Image or Index.
-// verify (issue 5) and wrap both read images only through this function.
+// Opens any image name xbuild accepts (registry reference, oci:DIR[:TAG],
+// docker-archive:FILE) as an Image or Index, through the backend for it. Sits
+// above registry/ and layout/; wrap and verify read images only through it.
 import type { OnProgress } from '../progress.ts';
 import type { ImageOrIndex } from '../oci/model.ts';
 import { wrapError } from '../errors.ts';

@@ -38,10 +38,42 @@ async function readDockerConfig(env: Env): Promise<{ path: string; config: Docke
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new XbuildError('IO', `reading ${path}: ${(err as Error).message}`);
   }
+  let config: unknown;
   try {
-    return { path, config: JSON.parse(text) as DockerConfig };
+    config = JSON.parse(text);
   } catch (err) {
-    throw new XbuildError('IO', `${path} is not valid JSON: ${(err as Error).message}`);
+    // V8's message quotes the text around the error (part of a password): name the position only.
+    throw new XbuildError('IO', `${path} is not valid JSON${jsonErrorPosition(text, err)}`, { hint: 'fix the file (its contents are not shown: they may hold credentials)' });
+  }
+  checkDockerConfig(config, path);
+  return { path, config };
+}
+
+/** " (line L, column C)" from V8's "at position N", else "". */
+export function jsonErrorPosition(text: string, err: unknown): string {
+  const m = /at position (\d+)/.exec(err instanceof Error ? err.message : '');
+  if (!m) return '';
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split('\n').length;
+  return ` (line ${line}, column ${before.length - before.lastIndexOf('\n')})`;
+}
+
+/** The fields xbuild reads have the JSON types Docker writes (messages name the field, never its value). */
+function checkDockerConfig(v: unknown, path: string): asserts v is DockerConfig {
+  const bad = (field: string) => new XbuildError('IO', `${path}: ${field} has the wrong JSON type`, { hint: 'fix the file (its contents are not shown: they may hold credentials)' });
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  if (!isObj(v)) throw bad('the document');
+  if (v.credsStore !== undefined && typeof v.credsStore !== 'string') throw bad('credsStore');
+  if (v.credHelpers !== undefined) {
+    if (!isObj(v.credHelpers)) throw bad('credHelpers');
+    for (const [k, h] of Object.entries(v.credHelpers)) if (typeof h !== 'string') throw bad(`credHelpers["${k}"]`);
+  }
+  if (v.auths !== undefined) {
+    if (!isObj(v.auths)) throw bad('auths');
+    for (const [k, e] of Object.entries(v.auths)) {
+      if (!isObj(e)) throw bad(`auths["${k}"]`);
+      for (const f of ['auth', 'username', 'password', 'identitytoken']) if (e[f] !== undefined && typeof e[f] !== 'string') throw bad(`auths["${k}"].${f}`);
+    }
   }
 }
 
@@ -90,11 +122,17 @@ export async function runCredentialHelper(helper: string, serverUrl: string, env
   if (code !== 0) {
     const text = `${stdout} ${stderr}`.trim();
     if (/credentials not found/i.test(text)) return undefined;
-    throw new XbuildError('UNAUTHORIZED', `credential helper ${bin} failed for ${serverUrl} (exit ${code}): ${text.split('\n')[0]}`);
+    // Its output is never echoed: a helper may print a secret on failure.
+    throw new XbuildError('UNAUTHORIZED', `credential helper ${bin} failed for ${serverUrl} (exit ${code}; its output is not shown, it may hold credentials)`, {
+      hint: `run \`echo ${serverUrl} | ${bin} get\` yourself to see what it says`,
+    });
   }
-  let j: { Username?: string; Secret?: string };
+  let j: { Username?: unknown; Secret?: unknown };
   try { j = JSON.parse(stdout) as typeof j; } catch {
     throw new XbuildError('UNAUTHORIZED', `credential helper ${bin} printed no JSON for ${serverUrl}`);
+  }
+  if (typeof j !== 'object' || j === null || (j.Username !== undefined && typeof j.Username !== 'string') || (j.Secret !== undefined && typeof j.Secret !== 'string')) {
+    throw new XbuildError('UNAUTHORIZED', `credential helper ${bin} printed JSON of the wrong shape for ${serverUrl} (Username and Secret must be strings)`);
   }
   if (!j.Secret) return undefined;
   if (j.Username === '<token>') return { kind: 'identity-token', token: j.Secret };

@@ -105,6 +105,14 @@ const TRANSIENT_NET = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE
 // TLS handshake against a plain-HTTP server fails with one of these.
 const HTTP_ON_TLS = /wrong version number|packet length too long|unknown protocol|EPROTO|record layer failure/i;
 
+const CERTIFICATE = /certificate|self[- ]signed|CERT_|UNABLE_TO_VERIFY|ERR_TLS_CERT/i;
+
+/** The TLS peer's certificate was not accepted (never a reason to fall back to plain HTTP). */
+export function isCertificateError(err: RegistryError): boolean {
+  const c = err.cause as NodeJS.ErrnoException | undefined;
+  return CERTIFICATE.test(`${c?.code ?? ''} ${c?.message ?? ''}`);
+}
+
 export function networkError(what: string, method: string, url: string | URL, host: string, err: unknown): RegistryError {
   const e = err as NodeJS.ErrnoException;
   const errno = e?.code ?? '';
@@ -116,9 +124,9 @@ export function networkError(what: string, method: string, url: string | URL, ho
       hint: `this registry speaks plain HTTP; pass --insecure-registry ${host}`, cause: err,
     });
   }
-  if (/certificate|self[- ]signed|CERT_|UNABLE_TO_VERIFY/i.test(`${errno} ${e?.message}`)) {
+  if (CERTIFICATE.test(`${errno} ${e?.message}`)) {
     return new RegistryError('NETWORK', `${what}: TLS certificate of ${host} is not trusted (${detail}) [${method} ${red}]`, info, {
-      hint: `if you trust this registry, pass --insecure-registry ${host}`, cause: err,
+      hint: `trust its CA (add it to the system's CA bundle, or point NODE_EXTRA_CA_CERTS at its PEM file), or pass --insecure-registry ${host} to skip verification`, cause: err,
     });
   }
   if (errno === 'EFBIG') {

@@ -6,7 +6,9 @@ import type { ImageOrIndex } from '../oci/model.ts';
 import type { RegistryClient } from './client.ts';
 import type { RegistryReference } from '../oci/reference.ts';
 import { collectBlobs } from '../oci/walk.ts';
+import type { Readable } from 'node:stream';
 import { readAll } from '../oci/digest.ts';
+import { XbuildError } from '../errors.ts';
 
 export const PUSH_CONCURRENCY = 3;
 
@@ -20,22 +22,37 @@ export async function pushImage(root: ImageOrIndex, target: RegistryReference, c
   const counts = { exists: 0, mounted: 0, uploaded: 0 };
   let next = 0;
   let stop = false; // after the first failure no new blob is started
+  let firstError: unknown;
+  // ... and the blobs other workers are sending are abandoned: their sources are destroyed
+  // (a registry source stops its retries), so the command ends with the first error.
+  const open = new Set<Readable>();
+  const tracked = (opener: () => Promise<Readable>) => async () => {
+    const r = await opener();
+    if (stop) { r.destroy(); throw new XbuildError('IO', 'abandoned after another blob failed'); }
+    open.add(r);
+    r.once('close', () => open.delete(r));
+    return r;
+  };
   const worker = async () => {
     while (!stop && next < blobs.length) {
       const b = blobs[next++]!;
       try {
-        const r = await client.pushBlob(repo, b.desc, b.open, b.source ? { mountFrom: b.source } : {});
+        const r = await client.pushBlob(repo, b.desc, tracked(b.open), b.source ? { mountFrom: b.source } : {});
         counts[r]++;
       } catch (e) {
-        stop = true;
+        if (!stop) {
+          stop = true;
+          firstError = e;
+          for (const r of open) r.destroy();
+        }
         throw e;
       }
     }
   };
   const workers = Array.from({ length: Math.min(PUSH_CONCURRENCY, blobs.length) }, worker);
   const results = await Promise.allSettled(workers);
-  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  // the first failure is the one to report (the others are its consequences)
+  if (results.some((r) => r.status === 'rejected')) throw firstError;
   let digest = '';
   for (let i = 0; i < manifests.length; i++) {
     const m = manifests[i]!;

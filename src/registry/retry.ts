@@ -19,7 +19,13 @@ const RETRY_AFTER_CAP_MS = 60_000;
 
 export type OnRetry = (err: XbuildError, attempt: number, delayMs: number) => void;
 
-export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** Wait `ms`; an abort ends the wait at once (the caller checks the signal). */
+export const sleep = (ms: number, signal?: AbortSignal) => new Promise<void>((r) => {
+  if (signal?.aborted) { r(); return; }
+  const t = setTimeout(() => { signal?.removeEventListener('abort', done); r(); }, ms);
+  const done = () => { clearTimeout(t); r(); };
+  signal?.addEventListener('abort', done, { once: true });
+});
 
 export function backoffMs(attempt: number, o: RetryOptions, err?: unknown): number {
   const ra = err instanceof RegistryError ? err.retryAfterMs : undefined;
@@ -28,26 +34,40 @@ export function backoffMs(attempt: number, o: RetryOptions, err?: unknown): numb
   return Math.round(exp / 2 + Math.random() * exp / 2);
 }
 
+/** Limits of one streaming operation beyond the attempt count. */
+export interface BudgetLimits {
+  /** Epoch ms after which no retry starts (the error says the deadline passed). */
+  deadline?: number;
+  /** How the deadline is named in the error ("the deadline for one blob (1800 s)"). */
+  deadlineName?: string;
+  /** The consumer gave up: `wait` returns at once and the loop must stop (check `signal.aborted`). */
+  signal?: AbortSignal;
+}
+
 /** Failures counted against `attempts`; a loop that made real progress may `reset()` it. */
 export class RetryBudget {
   failures = 0;
-  constructor(private readonly o: RetryOptions, private readonly onRetry?: OnRetry) {}
+  constructor(private readonly o: RetryOptions, private readonly onRetry?: OnRetry, private readonly limits: BudgetLimits = {}) {}
 
   /**
    * Rethrows `err` unless it is retryable and attempts remain (then says
-   * "gave up after N attempts"); otherwise reports and waits the backoff, so
-   * the caller can resume.
+   * "gave up after N attempts"), or the deadline passed; otherwise reports and
+   * waits the backoff (never past the deadline), so the caller can resume.
+   * A cancelled operation returns at once without reporting anything.
    */
   async wait(err: unknown): Promise<void> {
+    if (this.limits.signal?.aborted) return;
     if (!(err instanceof XbuildError) || !err.retryable) throw err;
     this.failures++;
     if (this.failures >= this.o.attempts) throw gaveUp(err, this.failures);
+    const deadline = this.limits.deadline;
+    if (deadline !== undefined && Date.now() >= deadline) throw gaveUp(err, this.failures, `${this.limits.deadlineName ?? 'the deadline'} passed`);
     if (err instanceof RegistryError && err.retryAfterMs !== undefined && err.retryAfterMs > RETRY_AFTER_CAP_MS) {
       throw gaveUp(err, this.failures, `the registry asks to wait ${Math.ceil(err.retryAfterMs / 1000)} s before retrying`);
     }
-    const delay = backoffMs(this.failures, this.o, err);
+    const delay = Math.min(backoffMs(this.failures, this.o, err), deadline === undefined ? Infinity : Math.max(0, deadline - Date.now()));
     this.onRetry?.(err, this.failures, delay);
-    await sleep(delay);
+    await sleep(delay, this.limits.signal);
   }
 
   /** A connection that delivered a good part of the data earns a fresh budget. */

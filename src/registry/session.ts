@@ -10,8 +10,9 @@ import { noProgress, type OnProgress } from '../progress.ts';
 import { XBUILD_VERSION } from '../version.ts';
 import { Authenticator, parseChallenge } from './auth.ts';
 import type { Env } from './credentials.ts';
-import { RegistryError, httpError, networkError } from './errors.ts';
-import { DEFAULT_RETRY, RetryBudget, withRetry, type RetryOptions } from './retry.ts';
+import { RegistryError, httpError, isCertificateError, networkError } from './errors.ts';
+import { DEFAULT_RETRY, RetryBudget, withRetry, type BudgetLimits, type RetryOptions } from './retry.ts';
+import { trustedCertificates } from './trust.ts';
 import { Transport, readBody, drain, isLoopbackHost, hostOf, type HttpResponse } from './transport.ts';
 
 export interface RepositoryName { registry: string; repository: string }
@@ -19,7 +20,7 @@ export interface RepositoryName { registry: string; repository: string }
 export interface RegistryClientOptions {
   /** Environment for credentials (DOCKER_CONFIG, HOME, PATH for credential helpers). */
   env: Env;
-  /** host[:port] spoken to without TLS verification, or over plain HTTP when it has no TLS. Loopback always may. */
+  /** host[:port] spoken to without TLS verification, or over plain HTTP when it has no TLS. Loopback may use plain HTTP too. */
   insecureRegistries?: string[];
   onProgress?: OnProgress;
   retry?: Partial<RetryOptions>;
@@ -34,7 +35,14 @@ export interface RegistryClientOptions {
   idleTimeoutMs?: number;
   /** TCP connect timeout. Default 15 s. */
   connectTimeoutMs?: number;
+  /** A blob read that receives nothing for this long fails with "the registry stopped sending" (then retried). Default 60 s. */
+  stallTimeoutMs?: number;
+  /** Total time one blob download may take, retries and resumes included. Default 30 min. */
+  blobDeadlineMs?: number;
 }
+
+export const DEFAULT_STALL_TIMEOUT_MS = 60_000;
+export const DEFAULT_BLOB_DEADLINE_MS = 30 * 60_000;
 
 interface Endpoint { origin: string; insecureTls: boolean }
 
@@ -60,12 +68,22 @@ export class RegistrySession {
   private readonly insecure: Set<string>;
   readonly retry: RetryOptions;
   readonly onProgress: OnProgress;
+  readonly stallTimeoutMs: number;
+  readonly blobDeadlineMs: number;
 
   constructor(opts: RegistryClientOptions) {
     this.retry = { ...DEFAULT_RETRY, ...opts.retry };
     this.onProgress = opts.onProgress ?? noProgress;
     this.insecure = new Set((opts.insecureRegistries ?? []).map((h) => h.toLowerCase()));
-    this.transport = new Transport({ userAgent: opts.userAgent ?? `xbuild/${XBUILD_VERSION}`, lookup: opts.lookup, idleTimeoutMs: opts.idleTimeoutMs, connectTimeoutMs: opts.connectTimeoutMs });
+    this.stallTimeoutMs = opts.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
+    this.blobDeadlineMs = opts.blobDeadlineMs ?? DEFAULT_BLOB_DEADLINE_MS;
+    this.transport = new Transport({
+      userAgent: opts.userAgent ?? `xbuild/${XBUILD_VERSION}`, lookup: opts.lookup, connectTimeoutMs: opts.connectTimeoutMs,
+      ca: () => trustedCertificates(opts.env).ca,
+      // a shorter stall limit also bounds the wait for response headers (the body's own stall check,
+      // which names the problem, runs first: the socket's limit is twice as long)
+      idleTimeoutMs: opts.idleTimeoutMs ?? (opts.stallTimeoutMs !== undefined && opts.stallTimeoutMs < 60_000 ? 2 * opts.stallTimeoutMs : undefined),
+    });
     this.auth = new Authenticator({ env: opts.env, transport: this.transport, insecureTls: (h) => this.isInsecure(h) });
   }
 
@@ -78,7 +96,13 @@ export class RegistrySession {
     return this.insecure.has(r) || this.insecure.has(hostOf(r));
   }
 
-  /** Which origin to speak to and the registry's auth challenge (GET /v2/), once per registry. */
+  /**
+   * Which origin to speak to and the registry's auth challenge (GET /v2/),
+   * once per registry. HTTPS first, verified unless --insecure-registry;
+   * loopback and insecure registries fall back to plain HTTP when the
+   * registry does not speak TLS (as Docker and crane do). An untrusted
+   * certificate is never a reason to fall back.
+   */
   endpoint(registry: string): Promise<Endpoint> {
     let p = this.endpoints.get(registry);
     if (!p) {
@@ -96,13 +120,12 @@ export class RegistrySession {
 
   private async ping(registry: string): Promise<Endpoint> {
     const host = apiHost(registry);
-    if (isLoopbackHost(registry)) return this.pingAt(registry, { origin: `http://${host}`, insecureTls: false });
-    if (!this.isInsecure(registry)) return this.pingAt(registry, { origin: `https://${host}`, insecureTls: false });
+    const insecure = this.isInsecure(registry);
+    if (!insecure && !isLoopbackHost(registry)) return this.pingAt(registry, { origin: `https://${host}`, insecureTls: false });
     try {
-      return await this.pingAt(registry, { origin: `https://${host}`, insecureTls: true });
+      return await this.pingAt(registry, { origin: `https://${host}`, insecureTls: insecure });
     } catch (err) {
-      // An insecure registry without TLS: fall back to plain HTTP, as Docker does.
-      if (err instanceof RegistryError && err.code === 'NETWORK' && err.status === undefined) {
+      if (err instanceof RegistryError && err.code === 'NETWORK' && err.status === undefined && !isCertificateError(err)) {
         return this.pingAt(registry, { origin: `http://${host}`, insecureTls: false });
       }
       throw err;
@@ -218,9 +241,9 @@ export class RegistrySession {
     return withRetry(this.retry, fn, this.logRetry);
   }
 
-  /** The shared policy for a loop that resumes itself after each wait. */
-  retryBudget(): RetryBudget {
-    return new RetryBudget(this.retry, this.logRetry);
+  /** The shared policy for a loop that resumes itself after each wait (with a deadline and a cancel signal). */
+  retryBudget(limits: BudgetLimits = {}): RetryBudget {
+    return new RetryBudget(this.retry, this.logRetry, limits);
   }
 
   /** The Location of an upload session (POST/PATCH answers), absolute. */

@@ -3,6 +3,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { Readable } from 'node:stream';
 
 export interface HttpResponse {
@@ -27,14 +28,17 @@ export interface TransportOptions {
   lookup?: LookupFunction;
   /** Socket idle time after which an exchange fails with ETIMEDOUT. */
   idleTimeoutMs?: number;
-  /** Time allowed for the TCP connection to be established (a black-holed host). Default 15 s. */
+  /** Time allowed for the TCP connection (and the TLS handshake) to be established (a black-holed host). Default 15 s. */
   connectTimeoutMs?: number;
+  /** CA certificates (PEM) verified HTTPS trusts (trust.ts); read on the first HTTPS exchange. Default: Node's own. */
+  ca?: () => string[];
 }
 
 export class Transport {
   private readonly httpAgent: http.Agent;
   private readonly httpsAgent: https.Agent;
   private readonly insecureAgent: https.Agent;
+  private secureContext?: SecureContext;
   constructor(private readonly o: TransportOptions) {
     this.httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
@@ -45,11 +49,12 @@ export class Transport {
     const isHttps = o.url.protocol === 'https:';
     const mod = isHttps ? https : http;
     const agent = isHttps ? (o.insecureTls ? this.insecureAgent : this.httpsAgent) : this.httpAgent;
+    const verified = isHttps && !o.insecureTls && this.o.ca ? { secureContext: this.secureContext ??= createSecureContext({ ca: this.o.ca() }) } : {};
     const headers: Record<string, string> = { 'User-Agent': this.o.userAgent, ...o.headers };
     if (Buffer.isBuffer(o.body)) headers['Content-Length'] = String(o.body.length);
     else if (o.body === undefined && ['PUT', 'POST', 'PATCH'].includes(o.method)) headers['Content-Length'] = '0';
     return new Promise((resolve, reject) => {
-      const req = mod.request(o.url, { method: o.method, headers, agent, lookup: this.o.lookup }, (res) => {
+      const req = mod.request(o.url, { method: o.method, headers, agent, lookup: this.o.lookup, ...verified }, (res) => {
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: res });
       });
       req.on('socket', (sock) => {
@@ -58,7 +63,8 @@ export class Transport {
         const timer = setTimeout(() => {
           req.destroy(Object.assign(new Error(`connection not established within ${ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`}`), { code: 'ETIMEDOUT' }));
         }, ms);
-        sock.once('connect', () => clearTimeout(timer));
+        // HTTPS: the TLS handshake counts too (a plain-HTTP server may wait silently for a request line)
+        if (!isHttps) sock.once('connect', () => clearTimeout(timer));
         sock.once('secureConnect', () => clearTimeout(timer));
         sock.once('close', () => clearTimeout(timer));
       });

@@ -4,13 +4,15 @@
 // sha256 and, for small text files, their text. Nothing is written to disk.
 import { ElfCapture, type CaptureLimits, DEFAULT_CAPTURE_LIMITS } from '../elf/bytes.ts';
 import { tryInspectElf, type ElfInfo } from '../elf/inspect.ts';
-import { FsView } from '../layer/fs-view.ts';
+import { ApplyError, FsView, WHITEOUT_PREFIX, type Applied } from '../layer/fs-view.ts';
+import { isXbuildOwned } from '../contract/owned.ts';
 import { walkLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
 import type { Layer } from '../oci/model.ts';
 import type { OnProgress } from '../progress.ts';
 import { ORIGINAL_SUFFIX, STATE_FILE } from '../contract/in-image.ts';
 import { DPKG_HOOK } from '../contract/in-image.ts';
-import { wrapError } from '../errors.ts';
+import { XbuildError, wrapError } from '../errors.ts';
+import { displayPath, quoteName } from './escape.ts';
 import { finding, type Finding } from './findings.ts';
 
 export interface ContentInfo {
@@ -39,61 +41,66 @@ export interface Collected {
   /** Uncompressed bytes of tar content read (all layers). */
   bytes: number;
   entries: number;
+  /** Every xbuild-owned path any layer holds (verify --final: shipped even when a later layer hides it). */
+  ownedInLayers: { layer: number; path: string }[];
 }
 
-export async function collectImageView(layers: Layer[], opts: { onProgress?: OnProgress; limits?: CaptureLimits } = {}): Promise<Collected> {
+export async function collectImageView(layers: Layer[], opts: { onProgress?: OnProgress; limits?: CaptureLimits; keep?: (path: string) => boolean } = {}): Promise<Collected> {
   const view = new FsView<ContentInfo>();
   const findings: Finding[] = [];
   const limits = opts.limits ?? DEFAULT_CAPTURE_LIMITS;
+  const keep = opts.keep ?? isKeptPath;
   let bytes = 0; let entries = 0;
+  const ownedInLayers: Collected['ownedInLayers'] = [];
   for (const [i, layer] of layers.entries()) {
     const label = `layer ${i + 1}/${layers.length} ${layer.descriptor.digest.slice(0, 19)}`;
     opts.onProgress?.({ kind: 'step', message: `reading ${label} (${layer.descriptor.size} bytes)` });
+    view.beginLayer(i);
     try {
       const blob = await layer.open();
-      await walkLayer(blob, (e) => {
-        entries++;
-        bytes += e.kind === 'file' ? e.size : 0;
-        return applyEntry(view, i, e, findings, limits, label);
-      }, label);
+      let ordinal = 0;
+      const r = await walkLayer(blob, (e) => {
+        if (e.kind !== 'dir' && !e.path.split('/').pop()!.startsWith(WHITEOUT_PREFIX) && isXbuildOwned(e.path)) ownedInLayers.push({ layer: i, path: e.path });
+        return applyEntry(view, e, ordinal++, findings, limits, label, keep);
+      }, { label, diffId: layer.diffId });
+      entries += r.entries; bytes += r.bytes;
     } catch (err) {
       throw wrapError(`reading ${label}`, err);
     }
     opts.onProgress?.({ kind: 'done', id: layer.descriptor.digest, label, note: 'read' });
   }
-  return { view, findings, bytes, entries };
+  return { view, findings, bytes, entries, ownedInLayers };
 }
 
-function applyEntry(view: FsView<ContentInfo>, layer: number, e: WalkEntry, findings: Finding[], limits: CaptureLimits, label: string): ContentSink | undefined {
-  if (e.parentRef) {
-    findings.push(finding('layer-path-parent', e.rawName, `${label} has an entry "${e.rawName}"${e.kind === 'hardlink' ? ` (hard link to "${e.linkname}")` : ''} with a ".." component; it was not applied`,
-      'rebuild the layer with a tool that writes relative paths inside the root (tar -C rootdir .)'));
-    return undefined;
+function applyEntry(view: FsView<ContentInfo>, e: WalkEntry, entry: number, findings: Finding[], limits: CaptureLimits, label: string, keep: (path: string) => boolean): ContentSink | undefined {
+  const shown = quoteName(e.name);
+  let applied: Applied<ContentInfo>;
+  try {
+    applied = view.apply({ ...e, entry });
+  } catch (err) {
+    if (!(err instanceof ApplyError)) throw err;
+    throw new XbuildError('INVALID_IMAGE', `${label}: entry ${shown}${e.linkname !== undefined ? ` (-> ${quoteName(e.linkname)})` : ''}: ${err.message}; container runtimes fail to unpack this layer`,
+      { hint: 'rebuild the image: no runtime can run it as it is' });
   }
-  if (e.absolute) {
-    findings.push(finding('layer-path-absolute', e.rawName, `${label} has an absolute entry name "${e.rawName}"; read as "${e.path}" as Docker does`,
+  const comps = e.name.split('/');
+  if (comps.includes('..') || (e.kind === 'hardlink' && (e.linkname ?? '').split('/').includes('..'))) {
+    findings.push(finding('layer-path-parent', displayPath(e.name), `${label} has an entry ${shown}${e.kind === 'hardlink' ? ` (hard link to ${quoteName(e.linkname ?? '')})` : ''} with a ".." component; runtimes clamp it at the image root`,
+      'rebuild the layer with a tool that writes relative paths inside the root (tar -C rootdir .)'));
+  } else if (e.name.startsWith('/')) {
+    findings.push(finding('layer-path-absolute', displayPath(e.name), `${label} has an absolute entry name ${shown}; read relative to the image root as runtimes do`,
       'rebuild the layer with relative entry names (tar -C rootdir .)'));
   }
-  if (e.path === '') return undefined;
-  if (view.applyWhiteout(layer, e.path)) return undefined;
-  switch (e.kind) {
-    case 'dir': view.setDir(e.path, layer); return undefined;
-    case 'symlink': view.set(e.path, { kind: 'symlink', mode: e.mode, size: 0, linkname: e.linkname ?? '', layer }); return undefined;
-    case 'hardlink': {
-      if (!isKeptPath(e.path)) { view.shadow(e.path, layer); return undefined; }
-      const target = view.get(e.linkname ?? '');
-      view.set(e.path, target ? { ...target, layer } : { kind: 'file', mode: e.mode, size: 0, layer });
-      return undefined;
-    }
-    case 'other': if (isKeptPath(e.path)) view.set(e.path, { kind: 'other', mode: e.mode, size: 0, layer }); else view.shadow(e.path, layer); return undefined;
-    case 'file': break;
-  }
-  if (!isKeptPath(e.path)) { view.shadow(e.path, layer); return undefined; }
-  const node = { kind: 'file' as const, mode: e.mode, size: e.size, layer, content: undefined as ContentInfo | undefined };
-  view.set(e.path, node);
-  const cap = new ElfCapture(e.size, limits);
+  if (applied.kind !== 'node' || applied.node.kind !== 'file' || e.kind !== 'file') return undefined;
+  const path = applied.path;
+  if (!keep(path)) return undefined;
+  const node = applied.node;
+  return captureContent(path, e.size, limits, (info) => { node.content = info; });
+}
+
+/** A sink that records ELF facts, digest, #! line and (for the small text files) text of one file. */
+function captureContent(path: string, size: number, limits: CaptureLimits, done: (info: ContentInfo) => void, wantText = TEXT_FILES.has(path)): ContentSink {
+  const cap = new ElfCapture(size, limits);
   const textParts: Buffer[] = []; let textLen = 0;
-  const wantText = TEXT_FILES.has(e.path);
   return {
     data(chunk) {
       cap.push(chunk);
@@ -105,14 +112,59 @@ function applyEntry(view: FsView<ContentInfo>, layer: number, e: WalkEntry, find
       const isElf = head !== undefined && head.length === 4 && head.readUInt32BE(0) === 0x7f454c46;
       const info: ContentInfo = { digest: cap.digest(), isElf };
       if (isElf) {
-        const r = tryInspectElf(bytes, e.path);
+        const r = tryInspectElf(bytes, path);
         if ('elf' in r) info.elf = r.elf; else info.elfError = r.error.message;
       } else {
         const first = bytes.read(0, Math.min(256, bytes.size));
         if (first && first[0] === 0x23 && first[1] === 0x21) info.shebang = first.toString('latin1').split('\n')[0];
       }
-      if (wantText) info.text = Buffer.concat(textParts).subarray(0, TEXT_MAX).toString('utf8');
-      node.content = info;
+      if (wantText) info.text = Buffer.concat(textParts).subarray(0, TEXT_MAX).toString('latin1');
+      done(info);
     },
   };
+}
+
+/**
+ * Second look: the files that `paths` resolve to (through every link) whose
+ * content was not kept in the first pass (a /bin/sh -> /opt/x link added by a
+ * later layer, /etc/shells -> elsewhere) are read again from the layers that
+ * wrote them, by entry ordinal. Memory stays bounded: only these files are read.
+ * Returns how many files were filled in.
+ */
+export async function readResolved(view: FsView<ContentInfo>, layers: Layer[], paths: string[], opts: { limits?: CaptureLimits } = {}): Promise<number> {
+  const limits = opts.limits ?? DEFAULT_CAPTURE_LIMITS;
+  const want = new Map<number, Map<number, { path: string; text: boolean }>>();
+  for (const p of paths) {
+    const l = view.lookup(p);
+    if (!l.found || l.node.kind !== 'file' || l.node.content || !l.node.origin) continue;
+    const { layer, entry } = l.node.origin;
+    const m = want.get(layer) ?? new Map<number, { path: string; text: boolean }>();
+    m.set(entry, { path: l.path, text: m.get(entry)?.text || TEXT_FILES.has(p) });
+    want.set(layer, m);
+  }
+  const got = new Map<string, ContentInfo>();
+  for (const [li, entries] of want) {
+    const layer = layers[li]!;
+    const label = `layer ${li + 1}/${layers.length} ${layer.descriptor.digest.slice(0, 19)}`;
+    let ordinal = 0;
+    try {
+      await walkLayer(await layer.open(), (e) => {
+        const w = entries.get(ordinal++);
+        if (!w || e.kind !== 'file') return undefined;
+        const key = `${li}:${ordinal - 1}`;
+        return captureContent(w.path, e.size, limits, (info) => { got.set(key, info); }, w.text);
+      }, { label, diffId: layer.diffId });
+    } catch (err) {
+      throw wrapError(`reading ${label} again`, err);
+    }
+  }
+  if (got.size === 0) return 0;
+  let n = 0;
+  for (const p of view.paths()) {
+    const node = view.get(p);
+    const o = node?.origin;
+    const info = o && !node.content ? got.get(`${o.layer}:${o.entry}`) : undefined;
+    if (info) { node!.content = info; n++; }
+  }
+  return n;
 }

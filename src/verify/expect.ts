@@ -11,6 +11,8 @@ export interface ExpectedElf {
   maxCpuArch?: number;
   /** "arm/v7 (armhf)" etc., for messages. */
   label: string;
+  /** What this expectation cannot check (an unknown variant), said as a finding. */
+  unchecked?: string;
 }
 
 /** Tag_CPU_arch: v5TEJ = 5, v6K = 9, v7 = 10, v7E-M = 13, v8-A = 14. */
@@ -29,7 +31,7 @@ export function expectedElfFor(architecture: string, variant?: string): Expected
         case 'v6': return { machine: EM_ARM, class: 32, floatAbi: 'hard', maxCpuArch: 9, label: 'arm/v6 (hard float, ARMv6)' };
         case 'v7': return { machine: EM_ARM, class: 32, floatAbi: 'hard', maxCpuArch: 13, label: 'arm/v7 (armhf: hard float, ARMv7)' };
         case 'v8': return { machine: EM_ARM, class: 32, floatAbi: 'hard', label: 'arm/v8 (32-bit, hard float)' };
-        default: return { machine: EM_ARM, class: 32, label: `arm/${v}` };
+        default: return { machine: EM_ARM, class: 32, label: `arm/${v}`, unchecked: `variant "${v}" is not one of v5, v6, v7, v8 (OCI variants are lower case), so the float ABI and architecture version` };
       }
     }
     default: return undefined;

@@ -18,6 +18,8 @@ export const FINDINGS = {
   'platform-unknown-arch': 'info',
   'platform-no-elf-sample': 'warning',
   'platform-machine-mismatch': 'error',
+  'platform-index-mismatch': 'error',
+  'platform-not-checked': 'warning',
   'platform-class-mismatch': 'error',
   'platform-float-abi-mismatch': 'error',
   'platform-arch-version-mismatch': 'error',
@@ -46,10 +48,15 @@ export const FINDINGS = {
   'shell-missing': 'warning',
   'shell-is-shim': 'error',
   'shell-wrong-arch': 'error',
-  'shell-not-elf': 'warning',
+  'shell-not-elf': 'error',
+  'shell-unresolvable': 'error',
   'layer-path-absolute': 'warning',
   'layer-path-parent': 'error',
   'file-unreadable': 'warning',
+  'final-xbuild-path': 'error',
+  'final-xbuild-bytes': 'error',
+  'final-xbuild-layer-path': 'error',
+  'final-xbuild-label': 'error',
 } as const satisfies Record<string, Severity>;
 
 export type FindingId = keyof typeof FINDINGS;

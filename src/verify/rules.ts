@@ -10,14 +10,18 @@ import {
 } from '../contract/in-image.ts';
 import { hostBinaryProblems, NOTE_TYPE_OF, type HostBinaryRole } from '../contract/host-binary.ts';
 import type { ContentInfo } from './collect.ts';
+import { EMULATOR_PATH } from '../contract/owned.ts';
 import { expectedElfFor, type ExpectedElf } from './expect.ts';
 import { finding, type Finding, type FindingId } from './findings.ts';
+import { checkShells, shellPathsToRead } from './shells.ts';
 
 export interface RuleOptions {
   /** sha256 digests ("sha256:<hex>") of the locally built shims; when given, the image's shims must match one. */
   shimDigests?: string[];
   /** How many ELF files of bin/ and usr/bin/ to compare with the config (besides /bin/sh). */
   sampleSize?: number;
+  /** `verify --final`: the image is meant to ship, so no emulator or shims are expected (final.ts forbids them). */
+  final?: boolean;
 }
 
 export interface Checked {
@@ -31,13 +35,18 @@ export interface Checked {
   sampled: string[];
 }
 
-const EMULATOR_NAME = /^usr\/bin\/qemu-[a-z0-9_]+-static$/;
 const fix = {
   wrap: 'wrap the base image with `xbuild wrap <image>`, which adds the emulator and shims',
   emulator: 'rebuild with `xbuild qemu build` and re-wrap: xbuild needs its patched, static, x86_64 qemu-user',
   shim: 'rebuild with `xbuild wrap`: the shims must be the host-native static ones xbuild generates',
   end: 'add RUN ["cross-build-end"] after the last emulated RUN line of the Dockerfile',
 };
+
+/** Every path the rules read content from (resolved and, when needed, read again by collect.readResolved). */
+export function pathsToRead(view: FsView<ContentInfo>, config: ImageConfig): string[] {
+  const qarch = qemuArchFor(config.architecture, config.variant);
+  return [...(qarch ? [emulatorInImage(qarch)] : []), CROSS_BUILD_START, CROSS_BUILD_END, STATE_FILE, ...shellPathsToRead(view)];
+}
 
 export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: RuleOptions = {}): { findings: Finding[]; checked: Checked } {
   const out: Finding[] = [];
@@ -47,13 +56,15 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   const qarch = qemuArchFor(config.architecture, config.variant);
 
   // 1. emulator
-  if (!qarch) {
+  if (opts.final) {
+    // a shipped image carries no emulator: final.ts checks that nothing of xbuild is left
+  } else if (!qarch) {
     out.push(finding('platform-not-emulated', undefined, `the image platform ${platform} is not one xbuild emulates (arm, arm64)`,
       'verify an ARM image, or pick one entry of an index with --platform linux/arm/v7'));
   } else {
     const path = emulatorInImage(qarch);
     checked.emulator = path;
-    const others = [...view.paths()].filter((p) => EMULATOR_NAME.test(p) && p !== path).sort();
+    const others = [...view.paths()].filter((p) => EMULATOR_PATH.test(p) && p !== path).sort();
     const problems = checkHostBinary(view, path, 'emulator', out);
     const note = xbuildNoteText(view, path, NT_XBUILD_EXECVE);
     if (note !== undefined) checked.emulatorNote = note;
@@ -64,7 +75,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   }
 
   // 2. shims (only where xbuild applies: a non-emulated platform already failed above)
-  for (const path of qarch ? [CROSS_BUILD_START, CROSS_BUILD_END] : []) {
+  for (const path of qarch && !opts.final ? [CROSS_BUILD_START, CROSS_BUILD_END] : []) {
     checked.shims.push(path);
     checkHostBinary(view, path, 'shim', out);
     const note = xbuildNoteText(view, path, NT_XBUILD_SHIM);
@@ -75,7 +86,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
       out.push(finding('shim-differs-from-build', path, `${path} (${digest.slice(0, 19)}) is not byte-identical to the local xbuild shim build`, fix.shim));
     }
   }
-  if (qarch && (!opts.shimDigests || opts.shimDigests.length === 0)) {
+  if (qarch && !opts.final && (!opts.shimDigests || opts.shimDigests.length === 0)) {
     out.push(finding('shim-not-compared', undefined, 'shims were checked by their ELF note, not compared byte for byte with a local shim build',
       'pass --shim FILE (the built xbuild shim) to also require byte-identical shims'));
   }
@@ -92,34 +103,7 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   for (const p of [...view.paths()].filter((x) => x.endsWith(ORIGINAL_SUFFIX)).sort()) {
     out.push(finding('cross-build-original-left', p, `${p} is a saved original from cross-build-start: ${p.slice(0, -ORIGINAL_SUFFIX.length)} is still swapped`, fix.end));
   }
-  const shells = ['bin/sh', ...shellsListed(view)];
-  const seen = new Set<string>();
-  for (const sh of shells) {
-    const l = view.lookup(sh);
-    // /bin/sh, /usr/bin/sh, /bin/dash ... often name one file: check (and report) each file once
-    if (seen.has(l.path)) continue;
-    seen.add(l.path);
-    if (!l.found) {
-      if (sh === 'bin/sh') out.push(finding('shell-missing', sh, `/bin/sh is missing (${l.reason} at /${l.path}); shell-form RUN lines cannot work`, 'use a base image that has /bin/sh, or only exec-form RUN lines'));
-      continue;
-    }
-    if (l.node.kind !== 'file') continue;
-    checked.shells.push(sh);
-    const c = l.node.content;
-    const shown = l.path === sh ? `/${sh}` : `/${sh} (-> /${l.path})`;
-    if (!c) { out.push(finding('file-unreadable', sh, `${shown} was not read (hard link to a file verify does not keep?)`, 'report this image to the xbuild maintainers')); continue; }
-    if (!c.isElf) {
-      out.push(finding('shell-not-elf', sh, `${shown} is not an ELF file${c.shebang ? ` (${c.shebang.slice(0, 60)})` : ''}`, 'check that the shell is the distribution\'s binary'));
-      continue;
-    }
-    if (!c.elf) { out.push(finding('file-unreadable', sh, `${shown}: ${c.elfError ?? 'unreadable ELF'}`, 'check the layer that wrote it')); continue; }
-    if (findNote(c.elf, XBUILD_NOTE_NAME, NT_XBUILD_SHIM)) {
-      out.push(finding('shell-is-shim', sh, `${shown} is the xbuild host-native shim: the image was left in cross-build mode`, fix.end));
-    } else if (expected && c.elf.machine !== expected.machine) {
-      out.push(finding('shell-wrong-arch', sh, `${shown} is ${describeMachine(c.elf.machine)}, not ${describeMachine(expected.machine)} for ${platform}`,
-        c.elf.machine === EM_X86_64 ? fix.end : 'fix the config\'s architecture/variant or rebuild the image for its platform'));
-    }
-  }
+  checked.shells.push(...checkShells(view, expected, platform, out));
 
   // 4. config platform vs ELF files
   if (!expected) {
@@ -166,7 +150,7 @@ function checkHostBinary(view: FsView<ContentInfo>, path: string, role: HostBina
   const e = c.elf;
   const bad = hostBinaryProblems(e, role);
   if (bad.includes('not-host-native')) {
-    out.push(finding(id('not-host-native'), path, `${shown} is ${describeMachine(e.machine)} ELF${e.class}, not x86_64 (62) ELF64: the host kernel cannot run it`, hint));
+    out.push(finding(id('not-host-native'), path, `${shown} is ${describeMachine(e.machine)} ELF${e.class} ${e.endianness}-endian, e_type ${e.type}, not an x86_64 (62) ELF64 little-endian executable (ET_EXEC/ET_DYN): the host kernel cannot run it`, hint));
     problems.push('other');
   }
   if (e.incomplete.some((x) => x === 'PT_DYNAMIC' || x === 'PT_INTERP')) {
@@ -184,13 +168,6 @@ function checkHostBinary(view: FsView<ContentInfo>, path: string, role: HostBina
   return problems;
 }
 
-function shellsListed(view: FsView<ContentInfo>): string[] {
-  const l = view.lookup('etc/shells');
-  const text = l.found ? l.node.content?.text : undefined;
-  if (!text) return [];
-  return text.split('\n').map((s) => s.trim()).filter((s) => s.startsWith('/')).map((s) => s.replace(/^\/+/, ''));
-}
-
 interface Sampled { path: string; elf: NonNullable<ContentInfo['elf']> }
 
 function sampleElfFiles(view: FsView<ContentInfo>, n: number): Sampled[] {
@@ -199,7 +176,7 @@ function sampleElfFiles(view: FsView<ContentInfo>, n: number): Sampled[] {
   const isXbuild = (c: ContentInfo | undefined) => c?.elf?.notes.some((x) => x.name === XBUILD_NOTE_NAME);
   if (sh.found && sh.node.content?.elf && !isXbuild(sh.node.content)) out.push({ path: sh.path, elf: sh.node.content.elf });
   const candidates = [...view.paths()]
-    .filter((p) => (p.startsWith('bin/') || p.startsWith('usr/bin/')) && !p.endsWith(ORIGINAL_SUFFIX) && !EMULATOR_NAME.test(p)
+    .filter((p) => (p.startsWith('bin/') || p.startsWith('usr/bin/')) && !p.endsWith(ORIGINAL_SUFFIX) && !EMULATOR_PATH.test(p)
       && p !== CROSS_BUILD_START && p !== CROSS_BUILD_END && !out.some((s) => s.path === p))
     .sort();
   for (const p of candidates) {
@@ -226,6 +203,17 @@ function checkPlatform(sample: Sampled[], exp: ExpectedElf, platform: string, ou
     out.push(finding('platform-class-mismatch', wrongClass[0]!.path, `config says ${platform} (ELF${exp.class}) but ${wrongClass.length} sampled files are ELF${wrongClass[0]!.elf.class}: ${list(wrongClass)}`, fixPlatform));
   }
   if (exp.machine !== EM_ARM) return;
+  // what could not be judged is said, never passed silently
+  const notChecked: string[] = [];
+  if (exp.unchecked) notChecked.push(exp.unchecked);
+  const unknownFloat = exp.floatAbi ? same.filter((s) => !s.elf.arm || s.elf.arm.floatAbi === 'unknown') : [];
+  if (unknownFloat.length > 0) notChecked.push(`the float ABI of ${unknownFloat.length} file(s) (no float flag in e_flags, or EABI older than 5): ${list(unknownFloat)}`);
+  const noAttrs = exp.maxCpuArch !== undefined ? same.filter((s) => s.elf.arm?.attributes?.cpuArch === undefined) : [];
+  if (noAttrs.length > 0) notChecked.push(`the architecture version of ${noAttrs.length} file(s) without .ARM.attributes: ${list(noAttrs)}`);
+  if (notChecked.length > 0) {
+    out.push(finding('platform-not-checked', (unknownFloat[0] ?? noAttrs[0])?.path, `not checked for ${platform}: ${notChecked.join('; ')}`,
+      'nothing proves these files fit the platform: check them by hand, or use a variant verify knows (arm/v5, v6, v7, v8)'));
+  }
   if (exp.floatAbi) {
     const wrongFloat = same.filter((s) => s.elf.arm && s.elf.arm.floatAbi !== 'unknown' && s.elf.arm.floatAbi !== exp.floatAbi);
     if (wrongFloat.length > 0) {

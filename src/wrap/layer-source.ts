@@ -35,13 +35,15 @@ export async function emulatorVersion(path: string): Promise<string> {
 export interface XbuildLayerSourceOptions extends EmulatorLookup {
   /** The shims' entries for an architecture (src/shims/layer.ts xbuildLayerEntries in the CLI). */
   entries: (inputs: XbuildLayerInputs) => Promise<LayerEntry[]>;
+  /** Emulator path by a lookup of the caller's (src/install/lookup.ts in the CLI); default: findEmulator. */
+  emulatorPath?: (arch: QemuArch) => Promise<string>;
   /** Host-native shim binary (a path, or a function building/finding it); default: `xbuild-shim` beside the emulator. */
   shimPath?: string | (() => Promise<string>);
 }
 
 export function xbuildLayerSource(opts: XbuildLayerSourceOptions): LayerSource {
   return async (arch) => {
-    const emulatorPath = await findEmulator(arch, opts);
+    const emulatorPath = opts.emulatorPath ? await opts.emulatorPath(arch) : await findEmulator(arch, opts);
     const shimPath = typeof opts.shimPath === 'function' ? await opts.shimPath() : opts.shimPath ?? join(emulatorPath, '..', 'xbuild-shim');
     const entries = await opts.entries({ arch, emulatorPath, shimPath });
     return { entries, qemuVersion: await emulatorVersion(emulatorPath) };

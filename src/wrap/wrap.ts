@@ -11,15 +11,17 @@ import type { LayerEntry } from '../layer/entry.ts';
 import { buildLayer } from '../layer/build.ts';
 import { emulationFor, formatPlatform, matchPlatform, normalizePlatform } from '../oci/platform.ts';
 import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, gzipLayerMediaTypeFor, isIndexMediaType } from '../oci/media-types.ts';
-import { isAttestationOrUnknown, validateImageOrIndex } from '../oci/manifest.ts';
+import { isAttestationOrUnknown, isRunnableManifest, validateImageOrIndex } from '../oci/manifest.ts';
 import { sha256Digest } from '../oci/digest.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import type { QemuArch } from '../oci/platform.ts';
-import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorInImage } from '../contract/in-image.ts';
+import { CROSS_BUILD_END, CROSS_BUILD_START, emulatorFileName, emulatorInImage } from '../contract/in-image.ts';
+import { startState } from './start-state.ts';
+import { LABEL_BASE_DIGEST, LABEL_BASE_NAME, LABEL_QEMU_VERSION, LABEL_XBUILD_VERSION } from '../contract/owned.ts';
 
-export const LABEL_XBUILD_VERSION = 'io.xbuild.version';
-export const LABEL_QEMU_VERSION = 'io.xbuild.qemu.version';
+export { LABEL_BASE_DIGEST, LABEL_BASE_NAME, LABEL_QEMU_VERSION, LABEL_XBUILD_VERSION };
+
 
 /** What goes into the added layer for one emulated architecture. */
 export interface XbuildLayerSpec {
@@ -42,6 +44,8 @@ export interface WrapOptions {
   /** SOURCE_DATE_EPOCH in seconds (mtime of the added files, history `created`); default 0. */
   sourceDateEpoch?: number;
   xbuildVersion: string;
+  /** Leave the image in cross-build mode (the state cross-build-start leaves, computed from the base). */
+  start?: boolean;
   onProgress?: OnProgress;
 }
 
@@ -62,14 +66,19 @@ export function historyCreatedBy(qemuArch: QemuArch, entries: LayerEntry[]): str
 }
 
 export async function wrapImage(base: ImageOrIndex, opts: WrapOptions): Promise<WrapResult> {
-  const ctx: Ctx = { opts, layers: new Map(), onProgress: opts.onProgress ?? noProgress };
+  const ctx: Ctx = { opts, heldBytes: 0, layers: new Map(), onProgress: opts.onProgress ?? noProgress };
   const result = base.kind === 'image' ? await wrapSingle(base, ctx) : await wrapIndex(base, ctx);
   await validateImageOrIndex(result.image).catch((e) => { throw wrapError('checking the wrapped image', e); });
   return result;
 }
 
+/** Cap on the manifest + config bytes of all entries of one index (held in memory until written). */
+export const MAX_INDEX_DOCUMENT_BYTES = 64 * 1024 * 1024;
+
 interface Ctx {
   opts: WrapOptions;
+  /** Manifest + config bytes of the index entries read so far. */
+  heldBytes: number;
   /** One built layer per (emulator, media type): arm v5/v6/v7 entries share it. */
   layers: Map<string, Promise<{ layer: Layer; spec: XbuildLayerSpec }>>;
   onProgress: OnProgress;
@@ -107,24 +116,19 @@ async function wrapIndex(base: Index, ctx: Ctx): Promise<WrapResult> {
       }
     }
   }
+  // Identical entries (same descriptor) are read and wrapped once.
+  const done = new Map<string, Promise<{ nd: Descriptor; img: ImageOrIndex; action: WrappedEntry['action'] }>>();
   for (const d of idx.manifests) {
     const attest = isAttestationOrUnknown(d);
     const selected = want && want.length ? !attest && want.some((w) => matchPlatform(w, d.platform!)) : !attest && emulationFor(d.platform!, hostArch).kind === 'emulated';
     if (want && want.length && !selected) continue; // --platform keeps only what it names
-    if (!selected) {
-      newManifests.push(d);
-      children.set(d.digest, await base.child(d));
-      entries.push({ platform: attest ? 'attestation' : formatPlatform(d.platform!), digest: d.digest, baseDigest: d.digest, action: 'kept' });
-      continue;
-    }
-    const child = await base.child(d);
-    if (child.kind !== 'image') throw new XbuildError('UNSUPPORTED', `${base.name}: nested index for ${formatPlatform(d.platform!)} is not supported`);
-    const img = await appendXbuildLayer(child, ctx.opts.baseName, ctx).catch((e) => { throw wrapError(`wrapping ${formatPlatform(d.platform!)} of ${base.name}`, e); });
-    const rawChild = await img.rawManifest();
-    const nd: Descriptor = { ...d, mediaType: await img.mediaType(), digest: sha256Digest(rawChild), size: rawChild.length };
+    const key = JSON.stringify(d);
+    let p = done.get(key);
+    if (!p) { p = wrapEntry(base, d, selected, ctx); done.set(key, p); }
+    const { nd, img, action } = await p;
     newManifests.push(nd);
     children.set(nd.digest, img);
-    entries.push({ platform: formatPlatform(d.platform!), digest: nd.digest, baseDigest: d.digest, action: 'wrapped' });
+    entries.push({ platform: attest ? 'attestation' : formatPlatform(d.platform!), digest: nd.digest, baseDigest: d.digest, action });
   }
   if (!entries.some((e) => e.action === 'wrapped')) {
     const plats = runnable.map((d) => formatPlatform(d.platform!)).join(', ') || 'no runnable platform';
@@ -151,10 +155,39 @@ async function wrapIndex(base: Index, ctx: Ctx): Promise<WrapResult> {
   return { image: index, digest, mediaType, entries };
 }
 
-/** base + the xbuild layer for its platform (appendLayer), refusing native platforms and already wrapped bases. */
-export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx): Promise<Image> {
+/** One index entry: kept as it is (not selected, or an artifact), or wrapped. */
+async function wrapEntry(base: Index, d: Descriptor, selected: boolean, ctx: Ctx): Promise<{ nd: Descriptor; img: ImageOrIndex; action: WrappedEntry['action'] }> {
+  const child = await base.child(d);
+  // Every child's manifest and config stay until the result is written: cap their total.
+  ctx.heldBytes += (await child.rawManifest()).length + (child.kind === 'image' ? (await child.manifest()).config.size : 0);
+  if (ctx.heldBytes > MAX_INDEX_DOCUMENT_BYTES) {
+    throw new XbuildError('UNSUPPORTED', `${base.name}: the manifests and configs of its entries total more than ${MAX_INDEX_DOCUMENT_BYTES} bytes`, {
+      hint: 'wrap fewer platforms at once with --platform',
+    });
+  }
+  // An OCI 1.1 artifact (SBOM, signature) under a platform is carried byte for byte, never parsed as an image.
+  if (!selected || (child.kind === 'image' && !isRunnableManifest(await child.manifest()))) return { nd: d, img: child, action: 'kept' };
+  const plat = formatPlatform(d.platform!);
+  if (child.kind !== 'image') throw new XbuildError('UNSUPPORTED', `${base.name}: nested index for ${plat} is not supported`);
+  const img = await appendXbuildLayer(child, ctx.opts.baseName, ctx, d.platform).catch((e) => { throw wrapError(`wrapping ${plat} of ${base.name}`, e); });
+  const rawChild = await img.rawManifest();
+  return { nd: { ...d, mediaType: await img.mediaType(), digest: sha256Digest(rawChild), size: rawChild.length }, img, action: 'wrapped' };
+}
+
+/** Refuse an index entry whose platform claim disagrees with the image's own config. */
+function checkPlatformClaim(name: string, claimed: Platform, actual: Platform): void {
+  const c = normalizePlatform(claimed);
+  if (c.os === actual.os && c.architecture === actual.architecture && (c.variant ?? '') === (actual.variant ?? '')) return;
+  throw new XbuildError('INVALID_IMAGE', `${name}: the index entry says ${formatPlatform(c)} but the image config says ${formatPlatform(actual)}`, {
+    hint: 'the base index is inconsistent; wrap a corrected base or name the image by digest',
+  });
+}
+
+/** base + the xbuild layer for its platform (appendLayer), refusing native platforms, already wrapped bases and platform claims its config contradicts. */
+export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx, claimed?: Platform): Promise<Image> {
   const cfg = await base.config();
   const platform = configPlatform(cfg);
+  if (claimed) checkPlatformClaim(base.name, claimed, platform);
   const emu = emulationFor(platform, ctx.opts.hostArch ?? 'amd64');
   if (emu.kind === 'native') {
     throw new XbuildError('UNSUPPORTED', `${base.name} is ${formatPlatform(platform)}, which runs natively on this host: there is nothing to emulate`, {
@@ -167,13 +200,20 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx)
     throw new XbuildError('UNSUPPORTED', `${base.name} is already wrapped by xbuild ${labels[LABEL_XBUILD_VERSION]}`, { hint: 'wrap the original base image instead' });
   }
   const layerMediaType = gzipLayerMediaTypeFor(await base.mediaType());
-  const key = `${emu.qemuArch} ${layerMediaType}`;
+  const baseDigest = await base.digest();
+  const key = `${emu.qemuArch} ${layerMediaType}${ctx.opts.start ? ` ${baseDigest}` : ''}`;
   let built = ctx.layers.get(key);
   if (!built) {
     built = (async () => {
-      ctx.onProgress({ kind: 'step', message: `building the xbuild layer for ${formatPlatform(platform)} (qemu-${emu.qemuArch}-static)` });
+      ctx.onProgress({ kind: 'step', message: `building the xbuild layer for ${formatPlatform(platform)} (${emulatorFileName(emu.qemuArch)})` });
       const spec = await ctx.opts.layerSource(emu.qemuArch, platform);
-      const layer = await buildLayer(spec.entries, { sourceDateEpoch: ctx.opts.sourceDateEpoch, mediaType: layerMediaType });
+      let entries = spec.entries;
+      if (ctx.opts.start) {
+        const st = await startState(await base.layers(), emu.qemuArch, entries, ctx.opts.sourceDateEpoch ?? 0, base.name);
+        ctx.onProgress({ kind: 'step', message: `cross-build mode on from the start: ${st.swapped.join(', ')} swapped` });
+        entries = st.entries;
+      }
+      const layer = await buildLayer(entries, { sourceDateEpoch: ctx.opts.sourceDateEpoch, mediaType: layerMediaType });
       return { layer, spec };
     })();
     ctx.layers.set(key, built);
@@ -182,8 +222,8 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx)
   const created = new Date((ctx.opts.sourceDateEpoch ?? 0) * 1000).toISOString().replace('.000Z', 'Z');
   return appendLayer(base, {
     layer,
-    history: { created, created_by: historyCreatedBy(emu.qemuArch, spec.entries), comment: `xbuild ${ctx.opts.xbuildVersion}` },
-    labels: { [LABEL_XBUILD_VERSION]: ctx.opts.xbuildVersion, [LABEL_QEMU_VERSION]: spec.qemuVersion },
-    annotations: { [ANNOTATION_BASE_NAME]: baseName, [ANNOTATION_BASE_DIGEST]: await base.digest() },
+    history: { created, created_by: `${historyCreatedBy(emu.qemuArch, spec.entries)}${ctx.opts.start ? ' --start' : ''}`, comment: `xbuild ${ctx.opts.xbuildVersion}` },
+    labels: { [LABEL_XBUILD_VERSION]: ctx.opts.xbuildVersion, [LABEL_QEMU_VERSION]: spec.qemuVersion, [LABEL_BASE_NAME]: baseName, [LABEL_BASE_DIGEST]: baseDigest },
+    annotations: { [ANNOTATION_BASE_NAME]: baseName, [ANNOTATION_BASE_DIGEST]: baseDigest },
   }, `${base.name} + xbuild`);
 }

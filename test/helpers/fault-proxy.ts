@@ -20,6 +20,12 @@
  * lets the registry handle the request, then cuts the connection instead of
  * answering (the client cannot know whether it landed). `redirect` answers
  * 307 to `to` + the same path (blob storage redirects, e.g. to a CDN).
+ * `status` may carry extra `headers` (a 401 with WWW-Authenticate, a 302 with
+ * Location for a HEAD). `stall` forwards `afterBytes` bytes of the body and then
+ * sends nothing more while keeping the connection open. `corrupt` forwards the
+ * response with the byte at `at` (default 0) of the body changed (same size,
+ * wrong content). `huge` answers 200 with `bytes` bytes of `fill` (a document
+ * far larger than any manifest). `requests[i].bytes` counts the body bytes sent.
  */
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
@@ -28,12 +34,15 @@ export type Fault =
   | { method?: string; path?: RegExp; times?: number; kind: 'reset'; afterBytes?: number }
   | { method?: string; path?: RegExp; times?: number; kind: 'lose-response' }
   | { method?: string; path?: RegExp; times?: number; kind: 'redirect'; to: string }
-  | { method?: string; path?: RegExp; times?: number; kind: 'status'; status: number; retryAfter?: number };
+  | { method?: string; path?: RegExp; times?: number; kind: 'status'; status: number; retryAfter?: number; headers?: Record<string, string> }
+  | { method?: string; path?: RegExp; times?: number; kind: 'stall'; afterBytes?: number }
+  | { method?: string; path?: RegExp; times?: number; kind: 'corrupt'; at?: number }
+  | { method?: string; path?: RegExp; times?: number; kind: 'huge'; bytes: number; contentType?: string; fill?: string };
 
 export interface FaultProxy {
   host: string;
   url: string;
-  requests: Array<{ method: string; path: string; range?: string; authorization?: boolean; status?: number; fault?: string }>;
+  requests: Array<{ method: string; path: string; range?: string; authorization?: boolean; status?: number; fault?: string; bytes?: number }>;
   addFault(f: Fault): void;
   clearFaults(): void;
   stop(): Promise<void>;
@@ -57,7 +66,7 @@ export async function startFaultProxy(target: string, opts: { ignoreRange?: bool
     if (f?.kind === 'status') {
       entry.status = f.status; entry.fault = `status ${f.status}`;
       req.resume();
-      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+      const headers: Record<string, string> = { 'Content-Type': 'application/json', ...f.headers };
       if (f.retryAfter !== undefined) headers['Retry-After'] = String(f.retryAfter);
       res.writeHead(f.status, headers);
       res.end(JSON.stringify({ errors: [{ code: f.status === 429 ? 'TOOMANYREQUESTS' : 'UNKNOWN', message: `injected ${f.status}` }] }));
@@ -69,6 +78,24 @@ export async function startFaultProxy(target: string, opts: { ignoreRange?: bool
       req.resume();
       res.writeHead(307, { Location: `${f.to}${path}` });
       res.end();
+      return;
+    }
+    if (f?.kind === 'huge') {
+      entry.status = 200; entry.fault = `huge ${f.bytes}`;
+      req.resume();
+      res.writeHead(200, { 'Content-Type': f.contentType ?? 'application/vnd.oci.image.manifest.v1+json', 'Content-Length': String(f.bytes) });
+      const block = Buffer.alloc(64 * 1024, f.fill ?? ' ');
+      let left = f.bytes;
+      const pump = () => {
+        while (left > 0) {
+          const n = Math.min(left, block.length);
+          left -= n; entry.bytes = (entry.bytes ?? 0) + n;
+          if (!res.write(block.subarray(0, n))) { res.once('drain', pump); return; }
+        }
+        res.end();
+      };
+      res.on('error', () => {});
+      pump();
       return;
     }
     if (f?.kind === 'reset' && (f.afterBytes ?? 0) === 0) {
@@ -87,6 +114,31 @@ export async function startFaultProxy(target: string, opts: { ignoreRange?: bool
         return;
       }
       res.writeHead(ures.statusCode ?? 502, ures.headers);
+      ures.on('data', (c: Buffer) => { entry.bytes = (entry.bytes ?? 0) + c.length; });
+      if (f?.kind === 'stall') {
+        entry.fault = `stall after ${f.afterBytes ?? 0} bytes`;
+        let left = f.afterBytes ?? 0;
+        ures.on('data', (c: Buffer) => {
+          if (left <= 0) return;
+          const part = c.subarray(0, left);
+          left -= part.length;
+          res.write(part);
+        });
+        res.on('error', () => {});
+        return; // never ends: the socket stays open until the client or stop() closes it
+      }
+      if (f?.kind === 'corrupt') {
+        entry.fault = `corrupt byte ${f.at ?? 0}`;
+        let pos = 0;
+        ures.on('data', (c: Buffer) => {
+          const at = (f.at ?? 0) - pos;
+          if (at >= 0 && at < c.length) { c = Buffer.from(c); c[at] = c[at]! ^ 0xff; }
+          pos += c.length;
+          res.write(c);
+        });
+        ures.on('end', () => res.end());
+        return;
+      }
       if (f?.kind === 'reset') {
         entry.fault = `reset after ${f.afterBytes} bytes`;
         let left = f.afterBytes ?? 0;

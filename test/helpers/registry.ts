@@ -5,6 +5,7 @@
  *   const reg = await startRegistry({ auth: 'none' | 'htpasswd' | 'token' });
  *   reg.host      // '127.0.0.1:PORT'  (use as the registry part of a reference)
  *   reg.url       // 'http://127.0.0.1:PORT' ('https://...' with { tls: true }: self-signed certificate)
+ *   reg.caFile    // with { tls: true }: that certificate (PEM), e.g. for NODE_EXTRA_CA_CERTS
  *   reg.username, reg.password   // for 'htpasswd' and 'token'
  *   reg.storageDir               // <dir>/docker/registry/v2/... (tests may corrupt blobs there)
  *   reg.tokenServer              // for 'token': see token-server.ts (requests log)
@@ -30,6 +31,8 @@ export interface TestRegistry {
   url: string;
   port: number;
   storageDir: string;
+  /** The self-signed certificate (PEM) of a { tls: true } registry. */
+  caFile?: string;
   username?: string;
   password?: string;
   tokenServer?: TokenServer;
@@ -166,7 +169,7 @@ export async function startRegistry(o: StartRegistryOptions = {}): Promise<TestR
     };
     const host = `127.0.0.1:${port}`;
     return {
-      host, url, port, storageDir, username, password, tokenServer,
+      host, url, port, storageDir, username, password, tokenServer, caFile: o.tls ? join(dir, 'tls.crt') : undefined,
       dockerConfig(creds) {
         const c = creds ?? (username ? { username, password: password! } : undefined);
         const cfgDir = mkdtempSync(join(dir, 'docker-config-'));
