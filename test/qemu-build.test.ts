@@ -59,12 +59,14 @@ test('series files: comments, blank lines and -p1 are accepted; other options an
   t.throws(() => parseSeriesFile('../x.patch\n'), { message: /plain file name/ });
 });
 
-test('the shipped series: three patches, version matches the marker patch, hash follows content', async (t) => {
+test('the shipped series: five patches, version matches the marker patch, hash follows content', async (t) => {
   const s = await readSeries();
   t.deepEqual(s.patches.map((p) => p.name), [
     '0001-linux-user-add-execve-option.patch',
     '0002-linux-user-intercept-execve.patch',
     '0003-linux-user-xbuild-marker.patch',
+    '0004-linux-user-pread-program-header.patch',
+    '0005-log-append-for-execve-children.patch',
   ]);
   const marker = s.patches[2]!.text;
   t.true(marker.includes(`+#define XBUILD_SERIES "${SERIES_VERSION}"`), 'SERIES_VERSION must equal XBUILD_SERIES in the marker patch');
