@@ -4,6 +4,7 @@ import { parseOutputSpec } from '../open/output.ts';
 import { runUnwrap, type UnwrapRequest } from '../unwrap/run-unwrap.ts';
 import { createProgressRenderer } from './render-progress.ts';
 import type { CliContext } from './context.ts';
+import { FORMATS_HELP, INSECURE_REGISTRY_HELP } from './formats-help.ts';
 
 const HELP_AFTER = `
 Turns an image built FROM a base made by \`xbuild wrap\` into the image a native build gives:
@@ -39,10 +40,10 @@ export function registerUnwrap(program: Command, ctx: CliContext): void {
     .option('-t, --tag <ref>', 'registry reference to push to (repeatable)', collect, [])
     .option('--platform <list>', 'comma-separated platforms to keep and unwrap, e.g. linux/arm/v7,linux/arm64')
     .option('--output <spec>', 'type=registry|oci|docker[,dest=PATH]')
-    .option('--insecure-registry <host>', 'speak plain HTTP to this registry host[:port] (repeatable)', collect, [])
+    .option('--insecure-registry <host[:port]>', INSECURE_REGISTRY_HELP, collect, [])
     .addOption(new Option('-q, --quiet', 'no progress output'))
     .option('--json', 'print the result (references, digests, layers reused/rewritten, bytes saved) as JSON on stdout')
-    .addHelpText('after', HELP_AFTER)
+    .addHelpText('after', HELP_AFTER + FORMATS_HELP)
     .action(async (image: string, flags: UnwrapFlags) => {
       const req = unwrapRequest(image, flags, ctx);
       const onProgress = createProgressRenderer({ out: ctx.stderr, isTTY: ctx.isTTY, quiet: flags.quiet || flags.json });

@@ -85,7 +85,8 @@ export function tarStream(entries: NormalEntry[], mtime: Date): Readable {
   return pack as unknown as Readable;
 }
 
-class Measure extends Transform {
+/** A pass-through that counts bytes and hashes them (sha256): digest and size of a stream in one pass. */
+export class Measure extends Transform {
   readonly hash = createHash('sha256');
   size = 0;
   override _transform(c: Buffer, _e: BufferEncoding, cb: TransformCallback): void { this.hash.update(c); this.size += c.length; cb(null, c); }

@@ -5,13 +5,13 @@
 // the same input gives the same bytes (SOURCE_DATE_EPOCH has nothing to set).
 // Like buildLayer, the result is an opener: generated once to hash, again on
 // every open, each time checked against the first digest.
-import { createHash } from 'node:crypto';
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack as tarPack, type Header } from 'tar-stream';
 
 type Headers = Header & { pax?: Record<string, string> };
 import type { Descriptor, Layer } from '../oci/model.ts';
+import { Measure } from '../layer/build.ts';
 import { annotationsForRewrite, compressor, layerCompression, layerMediaType } from '../layer/compression.ts';
 import { verifying } from '../oci/digest.ts';
 import { XbuildError } from '../errors.ts';
@@ -65,11 +65,6 @@ export function rewrittenTar(source: () => Promise<Readable>, plan: LayerPlan, l
   return pack as unknown as Readable;
 }
 
-class Measure extends Transform {
-  readonly hash = createHash('sha256');
-  size = 0;
-  override _transform(c: Buffer, _e: BufferEncoding, cb: TransformCallback): void { this.hash.update(c); this.size += c.length; cb(null, c); }
-}
 
 /**
  * The rewritten layer, compressed as the layer it replaces (gzip, zstd or
