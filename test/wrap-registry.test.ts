@@ -113,7 +113,7 @@ test.serial('fault injection (stand-in layer): resets mid-blob and 500/429 answe
   const rep = await runWrap(req(`${proxy.host}/base/busybox:armhf`, [`${proxy.host}/faulty/busybox:armhf`]), deps());
   t.true(proxy.requests.some((r) => r.fault?.startsWith('reset')));
   t.true(proxy.requests.some((r) => r.fault === 'status 500'));
-  const good = await runWrap(req(`${reg.host}/base/busybox:armhf`, [`${reg.host}/clean/busybox:armhf`]), deps());
+  await runWrap(req(`${reg.host}/base/busybox:armhf`, [`${reg.host}/clean/busybox:armhf`]), deps());
   // same image except the base.name annotation (the proxy's host name)
   const a = await inspect(`${reg.host}/faulty/busybox:armhf`, true);
   const b = await inspect(`${reg.host}/clean/busybox:armhf`, true);

@@ -3,7 +3,6 @@
 // emulated architectures (then a builder there can run ARM without xbuild).
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Env } from '../cache-root.ts';
 import { SHIM_VERSION } from '../contract/in-image.ts';
 import { QEMU_ARCHES, type QemuArch } from '../oci/platform.ts';
 import { readEmulatorFacts } from '../qemu/elf-check.ts';

@@ -1,6 +1,6 @@
 // Parsing and validation of manifests, indexes and configs: structure checks
 // on read, and a full consistency check of images xbuild writes.
-import type { Descriptor, Image, ImageConfig, ImageIndex, ImageManifest, Index, ImageOrIndex } from './model.ts';
+import type { Descriptor, Image, ImageConfig, ImageIndex, ImageManifest, ImageOrIndex } from './model.ts';
 import { XbuildError } from '../errors.ts';
 import { ANNOTATION_DOCKER_REFERENCE_TYPE, DOCKER_CONFIG, isImageManifestMediaType, isIndexMediaType, OCI_IMAGE_CONFIG, OCI_IMAGE_INDEX, OCI_IMAGE_MANIFEST } from './media-types.ts';
 import { isSha256Digest, sha256Digest } from './digest.ts';

@@ -1,5 +1,5 @@
 // The checks: pure functions of the filesystem view and the image config.
-import { EM_ARM, EM_X86_64, machineName } from '../elf/constants.ts';
+import { EM_ARM, machineName } from '../elf/constants.ts';
 import { findNote } from '../elf/inspect.ts';
 import type { FsView } from '../layer/fs-view.ts';
 import type { ImageConfig } from '../oci/model.ts';

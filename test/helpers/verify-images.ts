@@ -8,7 +8,6 @@
 // the cache entry of the current patch series). A missing emulator FAILS the
 // test with instructions; there is no silent stand-in.
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { CROSS_BUILD_END, CROSS_BUILD_START } from '../../src/contract/in-image.ts';
 import { ensureShim } from '../../src/shims/build.ts';
