@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { dirname, join, sep } from 'node:path';
+import { dirname, join } from 'node:path';
 import { XbuildError } from '../errors.ts';
 
 export const PLATFORM_PACKAGE = '@xbuild/linux-x64';
@@ -92,4 +92,3 @@ export async function checkPackagedFile(dir: string, m: PlatformManifest, name: 
 export const packagedBinary = (file: string): string => `${PLATFORM_BIN_DIR}/${file}`;
 
 /** True when `path` lies inside `dir` (used to label where a file came from). */
-export const isInside = (path: string, dir: string): boolean => path === dir || path.startsWith(dir.endsWith(sep) ? dir : dir + sep);

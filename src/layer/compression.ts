@@ -20,7 +20,6 @@ import { tocCheck } from './zstd-chunked.ts';
 import { ZSTD_MAGIC } from './zstd-frames.ts';
 
 export type Compression = 'none' | 'gzip' | 'zstd';
-export const COMPRESSIONS: readonly Compression[] = ['gzip', 'zstd', 'none'];
 
 /** For help texts and errors. */
 export const LAYER_FORMATS = 'tar, tar+gzip and tar+zstd (zstd:chunked included), OCI and Docker media types';

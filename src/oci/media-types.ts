@@ -38,9 +38,3 @@ export function gzipLayerMediaTypeFor(manifestMediaType: string): string {
   return isDockerMediaType(manifestMediaType) ? DOCKER_LAYER_TAR_GZIP : OCI_LAYER_TAR_GZIP;
 }
 
-/** Media types every registry and docker load accept for a layer blob. */
-export function isLayerMediaType(mt: string): boolean {
-  return mt === OCI_LAYER_TAR || mt === OCI_LAYER_TAR_GZIP || mt === OCI_LAYER_TAR_ZSTD
-    || mt === DOCKER_LAYER_TAR_GZIP || mt === DOCKER_LAYER_TAR || mt === DOCKER_FOREIGN_LAYER
-    || mt.startsWith('application/vnd.oci.image.layer.');
-}

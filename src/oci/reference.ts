@@ -218,7 +218,3 @@ export function familiarName(r: RegistryReference): string {
   return `${name}${r.tag !== undefined ? `:${r.tag}` : ''}${r.digest !== undefined ? `@${r.digest}` : ''}`;
 }
 
-/** The registry host + repository a reference lives in ("where blobs are"). */
-export function repositoryName(r: { registry: string; repository: string }): string {
-  return `${r.registry}/${r.repository}`;
-}
