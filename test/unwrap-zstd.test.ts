@@ -8,7 +8,8 @@
 // with the reference `zstd -d` to the config's diff_id, and equal the gzip
 // case's tars; untouched layers keep their digests; `verify --final` passes;
 // skopeo copies the result (and re-encodes it to gzip); the merged file
-// system equals the gzip case's.
+// system equals the gzip case's; pushed to Debian's docker-registry it has the
+// same digest and verifies from there.
 import test from 'ava';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -22,6 +23,7 @@ import { isXbuildOwned } from '../src/contract/owned.ts';
 import type { Image, ImageConfig, ImageManifest } from '../src/oci/model.ts';
 import { ZSTD_MAGIC } from '../src/layer/zstd-frames.ts';
 import { capture } from './helpers/capture.ts';
+import { startRegistry, type TestRegistry } from './helpers/registry.ts';
 import { buildOn } from './helpers/built-image.ts';
 import { mergedFsOf, type FileFacts } from './helpers/merged-fs.ts';
 import { appLayer, endLayer, startLayer, wrapped } from './helpers/unwrap-fixtures.ts';
@@ -33,6 +35,7 @@ const CHUNKED_PREFIX = 'io.containers.zstd-chunked.';
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 let tmp = '';
+let reg: TestRegistry | undefined;
 let built = '';
 let builtFs: Map<string, FileFacts>;
 /** The gzip case, unwrapped: what the zstd cases must equal. */
@@ -60,11 +63,12 @@ async function unwrapTo(src: string, name: string) {
   const dest = join(tmp, name);
   const r = await xbuild(['unwrap', src, '--output', `type=oci,dest=${dest}`, '-t', 'x/app:clean', '--json']);
   if (r.code !== 0) throw new Error(`unwrap ${src}: ${r.stderr}`);
-  return { dest, report: JSON.parse(r.stdout) as { platforms: { layers: Record<string, number> }[] } };
+  return { dest, report: JSON.parse(r.stdout) as { digest: string; platforms: { layers: Record<string, number> }[] } };
 }
 
 test.before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'xbuild-unwrap-zstd-'));
+  reg = await startRegistry();
   // base, xbuild layer, RUN ["cross-build-start"], RUN build, RUN ["cross-build-end"]
   const img = await buildOn(await wrapped(false), [
     { createdBy: 'RUN ["cross-build-start"]', tar: await startLayer() },
@@ -79,7 +83,7 @@ test.before(async () => {
   const g = await layout(dest, 'clean');
   gzipOut = { layout: dest, manifest: g.manifest, config: g.config, fs: await mergedFsOf(g.img) };
 });
-test.after.always(async () => { if (tmp) await rm(tmp, { recursive: true, force: true }); });
+test.after.always(async () => { await reg?.stop(); if (tmp) await rm(tmp, { recursive: true, force: true }); });
 
 test('the gzip case: rewritten layers stay tar+gzip; merged file system = built minus xbuild paths', (t) => {
   t.deepEqual(gzipOut.manifest.layers.map((l) => l.mediaType), [GZIP, GZIP, GZIP, GZIP]);
@@ -125,6 +129,16 @@ for (const format of ['zstd', 'zstd:chunked'] as const) {
     t.is(v.code, 0, v.stdout + v.stderr);
     const fs = await mergedFsOf(out.img);
     t.deepEqual([...fs].sort(), [...gzipOut.fs].sort(), 'merged file system = the gzip case\'s');
+
+    // pushed to the registry: the same manifest digest; skopeo sees tar+zstd layers there
+    const ref = `${reg!.host}/unwrapped/${name}:clean`;
+    const p = await xbuild(['unwrap', `oci:${src}:1`, '-t', ref, '--json']);
+    t.is(p.code, 0, p.stderr);
+    t.is(JSON.parse(p.stdout).digest, report.digest, 'same digest to the registry as to the layout');
+    const pushed = JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${ref}`])) as ImageManifest;
+    t.deepEqual(pushed.layers, outL);
+    const vr = await xbuild(['verify', '--final', ref]);
+    t.is(vr.code, 0, vr.stdout + vr.stderr);
 
     // skopeo reads it: a copy as it is, and a re-encode to gzip (its own zstd decoder) with the same files
     await skopeo(['copy', `oci:${dest}:clean`, `oci:${join(tmp, `copy-${name}`)}:x`]);
