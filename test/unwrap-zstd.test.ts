@@ -9,7 +9,8 @@
 // case's tars; untouched layers keep their digests; `verify --final` passes;
 // skopeo copies the result (and re-encodes it to gzip); the merged file
 // system equals the gzip case's; pushed to Debian's docker-registry it has the
-// same digest and verifies from there.
+// same digest and verifies from there. Uncompressed tar layers stay
+// uncompressed likewise.
 import test from 'ava';
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -149,3 +150,25 @@ for (const format of ['zstd', 'zstd:chunked'] as const) {
     t.deepEqual([...await mergedFsOf(back.img)].sort(), [...gzipOut.fs].sort(), 'skopeo\'s gzip re-encode has the same files');
   });
 }
+
+test('unwrap of uncompressed tar layers (skopeo --dest-decompress, then an OCI layout accepting them): rewritten layers stay uncompressed tar, the same tars as the gzip case', async (t) => {
+  const TAR = 'application/vnd.oci.image.layer.v1.tar';
+  await skopeo(['copy', '--dest-decompress', `oci:${built}:1`, `dir:${join(tmp, 'dir-tar')}`]);
+  const src = join(tmp, 'in-tar');
+  await skopeo(['copy', '--dest-oci-accept-uncompressed-layers', `dir:${join(tmp, 'dir-tar')}`, `oci:${src}:1`]);
+  const input = await layout(src, '1');
+  t.deepEqual(input.manifest.layers.map((l) => l.mediaType), [TAR, TAR, TAR, TAR, TAR], 'skopeo wrote uncompressed layers');
+  const { dest, report } = await unwrapTo(`oci:${src}:1`, 'out-tar');
+  t.deepEqual(report.platforms[0]!.layers, { reused: 2, rewritten: 2, dropped: 1 });
+  const out = await layout(dest, 'clean');
+  t.deepEqual([out.manifest.layers[0], out.manifest.layers[2]], [input.manifest.layers[0], input.manifest.layers[3]]);
+  for (const i of [1, 3]) {
+    const d = out.manifest.layers[i]!;
+    t.is(d.mediaType, TAR, `layer ${i} media type`);
+    t.is(d.digest, out.config.rootfs.diff_ids[i]!, `layer ${i}: an uncompressed blob is its own diff_id`);
+  }
+  t.deepEqual(out.config.rootfs.diff_ids, gzipOut.config.rootfs.diff_ids);
+  const v = await xbuild(['verify', '--final', `oci:${dest}:clean`]);
+  t.is(v.code, 0, v.stdout + v.stderr);
+  t.deepEqual([...await mergedFsOf(out.img)].sort(), [...gzipOut.fs].sort());
+});
