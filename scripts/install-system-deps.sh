@@ -52,8 +52,8 @@ PKGS=(
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi
   libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-armel-cross
   # 3. real parts the tests run against: registry (+ htpasswd, openssl for auth/TLS), skopeo,
-  #    builders (buildah, docker.io), debootstrap for Debian fixture images
-  docker-registry apache2-utils openssl skopeo buildah docker.io uidmap debootstrap
+  #    builders (buildah, docker.io), podman (test/e2e-run-local), debootstrap for Debian fixture images
+  docker-registry apache2-utils openssl skopeo buildah docker.io podman uidmap debootstrap
   # umoci: the real unpacker verify's layer reader is differential-tested against (test/layer-umoci-*)
   umoci
   # 4. tools of the fixture scripts and helpers: busybox, file, jq, unshare/setpriv (util-linux), ip

@@ -5,92 +5,18 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import type { Image } from '../src/oci/model.ts';
-import type { LayerEntry } from '../src/layer/entry.ts';
-import { wrapImage, type LayerSource } from '../src/wrap/wrap.ts';
+import { wrapImage } from '../src/wrap/wrap.ts';
 import { unwrapImage } from '../src/unwrap/unwrap.ts';
 import { verify } from '../src/verify/verify.ts';
 import { isXbuildOwned } from '../src/contract/owned.ts';
 import { DPKG_HOOK_TEXT } from '../src/wrap/start-state.ts';
-import { memImage, memIndex, tarOf, type TarSpec } from './helpers/mem-image.ts';
+import { memImage, memIndex, tarOf } from './helpers/mem-image.ts';
+import { armElf, SHIM, DASH, DASH2, BASH, layerSource, debianBase, wrapped, startLayer, appLayer, upgradeLayer, endLayer } from './helpers/unwrap-fixtures.ts';
 import { buildOn, withHistory } from './helpers/built-image.ts';
 import { layerPaths, mergedFsOf, type FileFacts } from './helpers/merged-fs.ts';
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-
-/** An ELF header of a 32-bit little-endian ARM program (what cross-build-start reads), then a payload. */
-function armElf(payload: string): Buffer {
-  const h = Buffer.alloc(52);
-  h.writeUInt32BE(0x7f454c46, 0); h[4] = 1; h[5] = 1; h[6] = 1; h.writeUInt16LE(2, 16); h.writeUInt16LE(40, 18);
-  return Buffer.concat([h, Buffer.from(payload)]);
-}
-const SHIM = Buffer.concat([Buffer.from('\x7fELF-shim-stand-in'), Buffer.alloc(200, 1)]);
-const EMU = Buffer.from('emulator bytes');
-const DASH = armElf('dash 1'); const DASH2 = armElf('dash 2'); const BASH = armElf('bash');
-
-const layerSource: LayerSource = async (arch) => ({
-  qemuVersion: '10.0.0',
-  entries: [
-    { path: 'usr/bin/cross-build-start', type: 'file', mode: 0o755, content: SHIM },
-    { path: 'usr/bin/cross-build-end', type: 'file', mode: 0o755, content: SHIM },
-    { path: `usr/bin/qemu-${arch}-static`, type: 'file', mode: 0o755, content: EMU },
-    { path: 'usr/lib/xbuild', type: 'dir', mode: 0o755 },
-  ] satisfies LayerEntry[],
-});
-
-/** Debian-like merged /usr: bin -> usr/bin, sh -> dash, bash with rbash hard link, /etc/shells, dpkg.cfg.d. */
-async function debianBase(): Promise<Image> {
-  const tar = await tarOf([
-    { name: 'bin', type: 'symlink', linkname: 'usr/bin' },
-    { name: 'etc/', type: 'directory' },
-    { name: 'etc/dpkg/', type: 'directory' },
-    { name: 'etc/dpkg/dpkg.cfg.d/', type: 'directory' },
-    { name: 'etc/shells', content: '# /etc/shells\n/bin/sh\n/usr/bin/sh\n/bin/bash\n/usr/bin/bash\n/bin/rbash\n/bin/dash\n' },
-    { name: 'usr/', type: 'directory' },
-    { name: 'usr/bin/', type: 'directory', mode: 0o755 },
-    { name: 'usr/bin/bash', content: BASH, mode: 0o755 },
-    { name: 'usr/bin/dash', content: DASH, mode: 0o755 },
-    { name: 'usr/bin/rbash', type: 'link', linkname: 'usr/bin/bash' },
-    { name: 'usr/bin/sh', type: 'symlink', linkname: 'dash' },
-    { name: 'usr/lib/', type: 'directory' },
-  ]);
-  return withHistory(memImage('debian-like', { architecture: 'arm', variant: 'v7' }, [{ tar }]));
-}
-
-async function wrapped(start: boolean): Promise<Image> {
-  const r = await wrapImage(await debianBase(), { baseName: 'example.com/debian:12', layerSource, xbuildVersion: '9.9.9', start, sourceDateEpoch: 1700000000 });
-  return r.image as Image;
-}
-
-const tar = (entries: TarSpec[]) => tarOf(entries);
-/** The layer `RUN ["cross-build-start"]` gives on the base above. */
-const startLayer = () => tar([
-  { name: 'etc/dpkg/dpkg.cfg.d/xbuild-cross-build', content: DPKG_HOOK_TEXT },
-  { name: 'usr/bin/', type: 'directory' },
-  { name: 'usr/bin/bash', content: SHIM, mode: 0o755 },
-  { name: 'usr/bin/bash.xbuild-orig', content: BASH, mode: 0o755 },
-  { name: 'usr/bin/dash', content: SHIM, mode: 0o755 },
-  { name: 'usr/bin/dash.xbuild-orig', content: DASH, mode: 0o755 },
-  { name: 'usr/lib/xbuild/cross-build-active', content: '/bin/dash\n/bin/bash\n' },
-]);
-const appLayer = () => tar([
-  { name: 'app/', type: 'directory' },
-  { name: 'app/hello', content: 'hello\n' },
-  { name: 'app/hello-link', type: 'link', linkname: 'app/hello' },
-]);
-/** apt-get upgrade of dash with the dpkg hook: dash replaced, swapped again. */
-const upgradeLayer = () => tar([
-  { name: 'usr/bin/dash', content: SHIM, mode: 0o755 },
-  { name: 'usr/bin/dash.xbuild-orig', content: DASH2, mode: 0o755 },
-  { name: 'usr/bin/dash2-link', type: 'link', linkname: 'usr/bin/dash.xbuild-orig' },
-]);
-const endLayer = () => tar([
-  { name: 'etc/dpkg/dpkg.cfg.d/.wh.xbuild-cross-build' },
-  { name: 'usr/bin/bash', content: BASH, mode: 0o755 },
-  { name: 'usr/bin/.wh.bash.xbuild-orig' },
-  { name: 'usr/bin/dash', content: DASH, mode: 0o755 },
-  { name: 'usr/bin/.wh.dash.xbuild-orig' },
-  { name: 'usr/lib/xbuild/.wh.cross-build-active' },
-]);
+const tar = tarOf;
 
 function withoutOwned(fs: Map<string, FileFacts>): Map<string, FileFacts> {
   return new Map([...fs].filter(([p]) => !isXbuildOwned(p)));
