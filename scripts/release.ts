@@ -18,7 +18,7 @@ import { checkEmulator } from '../src/qemu/elf-check.ts';
 import { readSeries } from '../src/qemu/series.ts';
 import { PINNED_QEMU } from '../src/qemu/pinned.ts';
 import { locateCachedShim } from '../src/install/lookup.ts';
-import { findShimSourceDir, SHIM_FILE_NAME, SHIM_SOURCE_NAME } from '../src/shims/build.ts';
+import { findShimSourceDir, SHIM_FILE_NAME, SHIM_PARTS_DIR, SHIM_SOURCE_NAME, shimSourceSha256 } from '../src/shims/build.ts';
 import { checkShimBinary } from '../src/shims/elf-check.ts';
 import {
   MANIFEST_SCHEMA, PLATFORM_BIN_DIR, PLATFORM_MANIFEST, PLATFORM_PACKAGE, sha256Of, type PlatformManifest,
@@ -159,8 +159,9 @@ The emulators bin/qemu-*-static are QEMU ${rec.qemu.version} built as follows:
 3. Build: \`xbuild qemu build --source ${source.file}\` of xbuild ${version}
    (configure flags and toolchain in manifest.json; the recipe is src/qemu/ of xbuild's source).
 
-bin/xbuild-shim is xbuild's own program (MIT), compiled from shims/${SHIM_SOURCE_NAME}
-of xbuild ${version} (sha256 ${await sha256Of(shimSource)}), which is in the xbuild package.
+bin/xbuild-shim is xbuild's own program (MIT), compiled from shims/${SHIM_SOURCE_NAME} and the
+parts it includes from shims/${SHIM_PARTS_DIR}/ of xbuild ${version} (source sha256
+${await shimSourceSha256(dirname(shimSource))}, as manifest.json's shim.sourceSha256), which are in the xbuild package.
 
 If you redistribute these binaries, the GPL asks you to pass on this offer of the
 source: keep a copy of the tarball above (its sha256 identifies it) with your release.
@@ -174,7 +175,7 @@ const manifest: PlatformManifest = {
   schema: MANIFEST_SCHEMA, name: PLATFORM_PACKAGE, xbuildVersion: version, platform: 'linux/amd64',
   qemu: { version: rec.qemu.version, source, targets: rec.targets, buildOptions: rec.buildOptions, toolchain: rec.toolchain },
   series: { version: series.version, hash: series.hash, patches: series.patches.map((p) => ({ name: p.name, sha256: p.sha256 })) },
-  shim: { version: SHIM_VERSION, sourceSha256: await sha256Of(shimSource) },
+  shim: { version: SHIM_VERSION, sourceSha256: await shimSourceSha256(dirname(shimSource)) },
   files,
 };
 await writeFile(join(plat, PLATFORM_MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
@@ -195,6 +196,7 @@ await writeFile(join(cli, 'dist/THIRD-PARTY-LICENSES.txt'), await bundledLicence
 await cp(join(ROOT, 'patches'), join(cli, 'patches'), { recursive: true });
 await mkdir(join(cli, 'shims'));
 for (const f of [SHIM_SOURCE_NAME, 'README.md']) await copyFile(join(ROOT, 'shims', f), join(cli, 'shims', f));
+await cp(join(ROOT, 'shims', SHIM_PARTS_DIR), join(cli, 'shims', SHIM_PARTS_DIR), { recursive: true }); // the parts xbuild-shim.c includes
 await copyFile(join(ROOT, 'README.md'), join(cli, 'README.md'));
 await writeFile(join(cli, 'package.json'), `${JSON.stringify({
   name: pkgJson.name, version, description: pkgJson.description, license: pkgJson.license, type: 'module',

@@ -14,10 +14,10 @@ import type { QemuArch } from '../oci/platform.ts';
 import { listCacheEntries, qemuCacheDir } from '../qemu/cache.ts';
 import { checkEmulator } from '../qemu/elf-check.ts';
 import { readSeries, type Series } from '../qemu/series.ts';
-import { findShimSourceDir, SHIM_FILE_NAME, SHIM_SOURCE_NAME } from '../shims/build.ts';
+import { findShimSourceDir, SHIM_FILE_NAME, shimSourceSha256 } from '../shims/build.ts';
 import { checkShimBinary } from '../shims/elf-check.ts';
 import {
-  checkPackagedFile, findPlatformPackage, packagedBinary, PLATFORM_PACKAGE, readPlatformManifest, sha256Of, type PlatformManifest,
+  checkPackagedFile, findPlatformPackage, packagedBinary, PLATFORM_PACKAGE, readPlatformManifest, type PlatformManifest,
 } from './platform-package.ts';
 
 export type Origin = 'qemu-dir' | 'platform-package' | 'cache';
@@ -121,11 +121,11 @@ export async function locateShim(opts: LookupOptions): Promise<Located> {
 
 interface ShimRecord { shimVersion?: number; sourceSha256?: string }
 
-/** The newest shim in <cache>/shim/<key>/ built from this installation's shim source (SHIM_VERSION, sha256 of shims/xbuild-shim.c). */
+/** The newest shim in <cache>/shim/<key>/ built from this installation's shim source (SHIM_VERSION, shimSourceSha256 of shims/). */
 export async function locateCachedShim(env: Env): Promise<Located> {
   const base = join(cacheRoot(env), 'shim');
   const sourceDir = await findShimSourceDir().catch(() => undefined);
-  const wantSource = sourceDir ? await sha256Of(join(sourceDir, SHIM_SOURCE_NAME)) : undefined;
+  const wantSource = sourceDir ? await shimSourceSha256(sourceDir) : undefined;
   const names = await readdir(base).catch(() => [] as string[]);
   let newest: { path: string; mtime: number } | undefined;
   let stale = 0;

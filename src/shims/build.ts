@@ -88,22 +88,30 @@ async function toolVersion(cmd: string, args: string[]): Promise<string> {
   }
 }
 
+/**
+ * sha256 over the shim's whole source: xbuild-shim.c and the parts it
+ * includes from shims/src/ (each framed by its path and length). Recorded in
+ * the cache entry and the platform package; needs no compiler.
+ */
+export async function shimSourceSha256(sourceDir: string): Promise<string> {
+  const partsDir = join(sourceDir, SHIM_PARTS_DIR);
+  const parts = (await readdir(partsDir).catch(() => [] as string[])).filter((n) => n.endsWith('.c')).sort();
+  const hash = createHash('sha256');
+  for (const file of [join(sourceDir, SHIM_SOURCE_NAME), ...parts.map((n) => join(partsDir, n))]) {
+    const text = await readFile(file).catch((err) => { throw wrapError(`reading ${file}`, err); });
+    hash.update(`${file.slice(sourceDir.length)}\0${text.length}\0`).update(text);
+  }
+  return hash.digest('hex');
+}
+
 /** The cache key of the shim: a hash of its source, flags, compiler and linker. */
 export async function shimBuildKey(opts: { sourceDir?: string; cc?: string } = {}): Promise<{ key: string; inputs: Record<string, unknown>; source: string }> {
   const sourceDir = opts.sourceDir ?? await findShimSourceDir();
   const cc = opts.cc ?? 'gcc';
   const source = join(sourceDir, SHIM_SOURCE_NAME);
-  // xbuild-shim.c includes its parts from shims/src/: all of them decide the bytes
-  const partsDir = join(sourceDir, SHIM_PARTS_DIR);
-  const parts = (await readdir(partsDir).catch(() => [] as string[])).filter((n) => n.endsWith('.c')).sort();
-  const hash = createHash('sha256');
-  for (const file of [source, ...parts.map((n) => join(partsDir, n))]) {
-    const text = await readFile(file).catch((err) => { throw wrapError(`reading ${file}`, err); });
-    hash.update(`${file.slice(sourceDir.length)}\0${text.length}\0`).update(text);
-  }
   const inputs = {
     shimVersion: SHIM_VERSION,
-    sourceSha256: hash.digest('hex'),
+    sourceSha256: await shimSourceSha256(sourceDir),
     flags: shimCompileFlags(),
     cc: await toolVersion(cc, ['--version']),
     ccTarget: await toolVersion(cc, ['-dumpmachine']),
