@@ -89,7 +89,8 @@ echo "env-i: $(env -i PATH=/usr/bin:/bin Y=2 sh -c 'echo Y=$Y')"
 echo "argv0: $(sh -c 'echo $0') $(/bin/sh -c 'echo $0')"
 sh -c 'exit 7'; echo "status: $?"
 sh -c 'sh -c "kill -KILL \$\$"'; echo "child-signal: $?"
-echo "host-native: $(/usr/bin/qemu-*-static -version | head -n 1 | cut -d' ' -f1-2)"
+# the emulator's own file means "the current guest program" (patches/README.md, issue 15 item 1): run a copy as the host-native program
+echo "host-native: $(cp /usr/bin/qemu-*-static /tmp/host-program && /tmp/host-program -version | head -n 1 | cut -d' ' -f1-2)"
 echo "stdin: $(echo piped | sh -c 'read v; echo $v')"
 echo "done"
 `;
@@ -247,13 +248,13 @@ test('a file replaced by a package upgrade during cross-build mode is swapped ag
   let r = await chrootRun(root, ['/usr/bin/cross-build-start']);
   t.is(r.code, 0, show(r));
   t.is(await readFile(join(root, DPKG_HOOK), 'utf8').then((s) => s.includes('post-invoke=/usr/bin/cross-build-start --refresh')), true);
-  const shimInode = (await stat(join(root, 'bin/dash'))).ino;
   // a real dpkg run (under the emulator) replaces /bin/dash and /bin/bash with the packaged files
   r = await chrootRun(root, ['/bin/sh', '-c', 'dpkg --force-all --unpack /tmp/dash.deb /tmp/bash.deb >/dev/null && echo unpacked'], { timeoutMs: 300_000 });
   t.is(r.code, 0, show(r));
   t.regex(r.stdout, /unpacked/);
   t.regex(r.stderr, /cross-build-start: after a package change: swapped again \/bin\/(dash|bash), \/bin\/(bash|dash)/, show(r));
-  t.not((await stat(join(root, 'bin/dash'))).ino, shimInode);
+  // /bin/dash is the shim again (shim version 2 may give it the inode other swapped names share)
+  t.deepEqual(await readFile(join(root, 'bin/dash')), await readFile(join(root, 'usr/bin/cross-build-start')));
   // the next RUN line works: the new files were swapped again by the hook
   r = await chrootRun(root, ['/bin/sh', '-c', 'echo next-run-ok']);
   t.is(r.stdout, 'next-run-ok\n', show(r));
