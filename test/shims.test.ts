@@ -22,6 +22,7 @@ import { elfSample } from './helpers/elf-samples.ts';
 import { cacheRoot, copyRoot } from './helpers/shims-roots.ts';
 import { stockEmulator } from './helpers/shims-emulator.ts';
 import { chrootRun, diffSnapshots, snapshotTree } from './helpers/shims-chroot.ts';
+import { buildRecorderEmulator } from './helpers/recorder-emulator.ts';
 
 const run = promisify(execFile);
 
@@ -264,20 +265,8 @@ test('the shim runs the emulator with -execve, argv[0] unchanged and the origina
   // The emulator is a host-native recorder carrying the execve note: it prints the argv it got.
   await assertNoArmBinfmt();
   const d = await tmp(t);
-  const src = join(d, 'rec.c');
-  await writeFile(src, String.raw`
-static long sc(long n, long a, long b, long c) { long r; __asm__ volatile("syscall":"=a"(r):"a"(n),"D"(a),"S"(b),"d"(c):"rcx","r11","memory"); return r; }
-static unsigned long len(const char *s) { unsigned long n = 0; while (s[n]) n++; return n; }
-__attribute__((used)) int rec_main(long *sp) {
-  int argc = (int)sp[0]; char **argv = (char **)(sp + 1);
-  for (int i = 0; i < argc; i++) { sc(1, 1, (long)argv[i], (long)len(argv[i])); sc(1, 1, (long)"|", 1); }
-  sc(1, 1, (long)"\n", 1); return 0;
-}
-__asm__(".text\n.global _start\n_start:\n mov %rsp,%rdi\n and $-16,%rsp\n call rec_main\n mov %eax,%edi\n mov $231,%eax\n syscall\n");
-__asm__(".pushsection .note.xbuild,\"a\",@note\n.balign 4\n.long 7\n.long 4\n.long 1\n.asciz \"xbuild\"\n.balign 4\n.ascii \"test\"\n.popsection\n");
-`);
-  await run('gcc', ['-static', '-nostdlib', '-ffreestanding', '-fno-builtin', '-fno-tree-loop-distribute-patterns', '-fno-pie', '-no-pie', '-Os', '-o', join(d, 'recorder'), src]);
-  const root = await treeWithLayer(t, 'armhf', 'busybox', { arch: 'arm', path: join(d, 'recorder') });
+  const recorder = await buildRecorderEmulator(d);
+  const root = await treeWithLayer(t, 'armhf', 'busybox', { arch: 'arm', path: recorder });
   const started = await chrootRun(root, ['/usr/bin/cross-build-start']);
   t.is(started.code, 0, started.stderr);
   let r = await chrootRun(root, ['/bin/sh', '-c', 'echo hi', 'arg0', 'x y']);
