@@ -5,6 +5,7 @@ import { runUnwrap, type UnwrapRequest } from '../unwrap/run-unwrap.ts';
 import { createProgressRenderer } from './render-progress.ts';
 import type { CliContext } from './context.ts';
 import { FORMATS_HELP, INSECURE_REGISTRY_HELP } from './formats-help.ts';
+import { addDestinationOptions, collect } from './destination-options.ts';
 
 const HELP_AFTER = `
 Turns an image built FROM a base made by \`xbuild wrap\` into the image a native build gives:
@@ -32,14 +33,9 @@ interface UnwrapFlags {
   json?: boolean;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
-
 export function registerUnwrap(program: Command, ctx: CliContext): void {
-  program.command('unwrap <image>')
-    .description('remove every xbuild byte from an image built on a wrapped base (ends cross-build mode) and push or save it')
-    .option('-t, --tag <ref>', 'registry reference to push to (repeatable)', collect, [])
-    .option('--platform <list>', 'comma-separated platforms to keep and unwrap, e.g. linux/arm/v7,linux/arm64')
-    .option('--output <spec>', 'type=registry|oci|docker[,dest=PATH]')
+  addDestinationOptions(program.command('unwrap <image>')
+    .description('remove every xbuild byte from an image built on a wrapped base (ends cross-build mode) and push or save it'), 'comma-separated platforms to keep and unwrap, e.g. linux/arm/v7,linux/arm64')
     .option('--insecure-registry <host[:port]>', INSECURE_REGISTRY_HELP, collect, [])
     .addOption(new Option('-q, --quiet', 'no progress output'))
     .option('--json', 'print the result (references, digests, layers reused/rewritten, bytes saved) as JSON on stdout')

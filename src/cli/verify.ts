@@ -10,6 +10,7 @@ import { verify, type VerifyReport } from '../verify/verify.ts';
 import { ExitCode, type CliContext } from './context.ts';
 import { FORMATS_HELP, INSECURE_REGISTRY_HELP } from './formats-help.ts';
 import { createProgressRenderer } from './render-progress.ts';
+import { collect } from './destination-options.ts';
 
 export interface VerifyCliOptions {
   image: string;
@@ -21,7 +22,6 @@ export interface VerifyCliOptions {
   final: boolean;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 // Exit codes: 0 passes, 1 error findings, 2 could not run.
 export function registerVerify(program: Command, ctx: CliContext): void {

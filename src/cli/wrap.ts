@@ -10,6 +10,7 @@ import { locateEmulator, locateShim } from '../install/lookup.ts';
 import { FORMATS_HELP, INSECURE_REGISTRY_HELP } from './formats-help.ts';
 import { createProgressRenderer } from './render-progress.ts';
 import type { CliContext } from './context.ts';
+import { addDestinationOptions, collect } from './destination-options.ts';
 
 const HELP_AFTER = `
 Destinations:
@@ -58,14 +59,9 @@ function secondsOption(name: string, text: string | undefined): number | undefin
   return Number(text) * 1000;
 }
 
-const collect = (v: string, prev: string[]) => [...prev, v];
-
 export function registerWrap(program: Command, ctx: CliContext): void {
-  program.command('wrap <image>')
-    .description('append the xbuild layer (emulator + cross-build shims) to a base image and push or save it')
-    .option('-t, --tag <ref>', 'registry reference to push to (repeatable)', collect, [])
-    .option('--platform <list>', 'comma-separated platforms to wrap, e.g. linux/arm/v7,linux/arm64')
-    .option('--output <spec>', 'type=registry|oci|docker[,dest=PATH]')
+  addDestinationOptions(program.command('wrap <image>')
+    .description('append the xbuild layer (emulator + cross-build shims) to a base image and push or save it'), 'comma-separated platforms to wrap, e.g. linux/arm/v7,linux/arm64')
     .option('--qemu-dir <dir>', 'directory holding qemu-<arch>-static (and optionally xbuild-shim), searched before the platform package and the cache')
     .option('--insecure-registry <host[:port]>', INSECURE_REGISTRY_HELP, collect, [])
     .addOption(new Option('-q, --quiet', 'no progress output'))
