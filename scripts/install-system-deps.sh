@@ -4,7 +4,8 @@
 # Idempotent: re-running only installs what is missing.
 #  - deb-src entries for trixie and sid are derived from the machine's own
 #    debian.sources (its URIs line is reused; no host name is written here),
-#    so `apt-get source qemu/trixie` works.
+#    for looking at sources by hand; the scripts do not need them
+#    (scripts/fetch-debian-source.sh brings its own apt configuration).
 #  - bookworm-backports provides meson >= 1.5 that QEMU 10 requires.
 #  - qemu-user-static is NEVER installed: its postinst may register
 #    binfmt_misc handlers. Fixtures fetch it with `apt-get download` instead.

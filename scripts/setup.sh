@@ -2,7 +2,7 @@
 # Contributor/CI set-up on a Debian bookworm x86_64 machine (as root):
 #   system packages (grouped and commented in install-system-deps.sh),
 #   npm dependencies, the CLI bundle, and the emulators + shim (built from
-#   Debian's trixie QEMU source package into the xbuild cache; a second run
+#   Debian sid's QEMU source package of the pinned version into the xbuild cache; a second run
 #   finds them cached and takes seconds). Then: npm run demo, npm test,
 #   npm run release. Users do not run this: they install the release
 #   (docs/release.md).

@@ -19,7 +19,7 @@ export async function fetchPinnedTarball(dir: string, opts: { pin?: PinnedTarbal
     if ((await sha256File(file)) === pin.sha256) return file;
     await rm(file, { force: true });
   }
-  const noSource = 'pass --source DIR|TARBALL (a QEMU tree, a qemu-X.Y.Z.tar.xz, or Debian\'s source: apt-get source --download-only qemu/trixie)';
+  const noSource = 'pass --source DIR|TARBALL (a QEMU tree, a qemu-X.Y.Z.tar.xz, or Debian\'s source package: apt-get source --download-only qemu, then --source qemu_*.dsc)';
   let res: Response;
   try {
     res = await (opts.fetchImpl ?? fetch)(pin.url);
