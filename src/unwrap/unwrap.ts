@@ -56,7 +56,7 @@ async function dirsOnlyInXbuildLayer(layers: Layer[], xbuild: number, xbuildScan
   for (let i = 0; i < xbuild && dirs.size > 0; i++) {
     const label = `base layer ${i + 1}/${layers.length} ${layers[i]!.descriptor.digest.slice(0, 19)}`;
     onProgress({ kind: 'step', message: `reading the names of ${label}` });
-    const scan = await scanLayer(await layers[i]!.open(), label, { hash: false }).catch((e) => { throw wrapError(`reading ${label} of ${name}`, e); });
+    const scan = await scanLayer(layers[i]!, label, { hash: false }).catch((e) => { throw wrapError(`reading ${label} of ${name}`, e); });
     for (const e of scan) dirs.delete(e.path);
   }
   return dirs;
@@ -75,7 +75,7 @@ export async function unwrapSingle(img: Image, onProgress: OnProgress = noProgre
   for (let i = first; i < layers.length; i++) {
     const label = `layer ${i + 1}/${layers.length} ${layers[i]!.descriptor.digest.slice(0, 19)}`;
     onProgress({ kind: 'step', message: `reading ${label}` });
-    scans[i] = await scanLayer(await layers[i]!.open(), label).catch((e) => { throw wrapError(`reading ${label} of ${img.name}`, e); });
+    scans[i] = await scanLayer(layers[i]!, label).catch((e) => { throw wrapError(`reading ${label} of ${img.name}`, e); });
   }
   const shimDigests = new Set<string>();
   for (const s of scans) for (const e of s ?? []) if ((e.path === CROSS_BUILD_START || e.path === CROSS_BUILD_END) && e.digest) shimDigests.add(e.digest);
