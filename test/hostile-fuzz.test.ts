@@ -111,6 +111,9 @@ const EXAMPLES: [Case][] = [
   [{ transport: 'registry', doc: 'manifest', pathIndex: 6, value: 7 }],
   [{ transport: 'registry', doc: 'index', pathIndex: 3, value: { os: 'linux', architecture: 'arm64' } }],
   [{ transport: 'docker-archive', doc: 'config', pathIndex: 2, value: 7 }],
+  // found by seed 5901: a manifest whose mediaType is a number was wrapped (exit 0) into a layout skopeo refuses
+  [{ transport: 'registry', doc: 'manifest', pathIndex: 1, value: 3221225472 }],
+  [{ transport: 'oci', doc: 'manifest', pathIndex: 1, value: 3221225472 }],
 ];
 const insecure = (src: string) => (src.startsWith(registry.host) ? ['--insecure-registry', registry.host] : []);
 
