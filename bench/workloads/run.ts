@@ -35,8 +35,9 @@ const BINFMT: Record<WorkloadArch, [string, string]> = {
   arm64: [String.raw`\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00`,
     String.raw`\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`],
 };
-// flags: P preserve argv[0], O/C credentials from the binary, F emulator opened at registration
-const BINFMT_FLAGS = 'POCF';
+// flags as Debian's qemu-user 10.0 ships them (usr/share/qemu/binfmt.d/qemu-arm.conf): O pass an
+// open fd of the binary, P preserve argv[0], F emulator opened at registration
+const BINFMT_FLAGS = 'OPF';
 
 interface Cell { pass: boolean; seconds: number; note: string }
 type Mode = 'xbuild' | 'stock';
