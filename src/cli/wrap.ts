@@ -21,7 +21,7 @@ Destinations:
   buildx it never guesses where to put an image (and never overwrites the base).
 
 Platforms:
-  For an index, every entry that needs emulation on this host (linux/arm/v5, v6, v7, linux/arm64)
+  For an index, every entry that needs emulation on this host (linux/arm/v5, v6, v7, linux/arm64, linux/riscv64, linux/ppc64le, linux/s390x)
   is wrapped; host-native and attestation entries are kept untouched. --platform LIST keeps and
   wraps only the listed platforms. A single-platform base that cannot be wrapped is refused.
 

@@ -22,6 +22,8 @@ export const FINDINGS = {
   'platform-not-checked': 'warning',
   'platform-class-mismatch': 'error',
   'platform-float-abi-mismatch': 'error',
+  'platform-endianness-mismatch': 'error',
+  'platform-abi-mismatch': 'error',
   'platform-arch-version-mismatch': 'error',
   'emulator-missing': 'error',
   'emulator-wrong-arch': 'info',
