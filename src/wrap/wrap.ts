@@ -9,7 +9,7 @@ import type { Descriptor, Image, ImageConfig, ImageIndex, ImageOrIndex, Index, L
 import { appendLayer } from '../oci/append.ts';
 import type { LayerEntry } from '../layer/entry.ts';
 import { buildLayer } from '../layer/build.ts';
-import { EMULATED_PLATFORMS, emulationFor, formatPlatform, matchPlatform, normalizePlatform } from '../oci/platform.ts';
+import { EMULATED_PLATFORMS, QEMU_ARCHES, emulationFor, formatPlatform, matchPlatform, normalizePlatform } from '../oci/platform.ts';
 import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, gzipLayerMediaTypeFor, isIndexMediaType } from '../oci/media-types.ts';
 import { isAttestationOrUnknown, isRunnableManifest, validateImageOrIndex } from '../oci/manifest.ts';
 import { sha256Digest } from '../oci/digest.ts';
@@ -61,7 +61,8 @@ export interface WrapResult {
 /** created_by of the added history entry: "xbuild wrap (qemu-arm-static, cross-build-start, cross-build-end)". */
 export function historyCreatedBy(qemuArch: QemuArch, entries: LayerEntry[]): string {
   const paths = new Set(entries.map((e) => e.path));
-  const parts = [emulatorInImage(qemuArch), CROSS_BUILD_START, CROSS_BUILD_END].filter((p) => paths.has(p)).map((p) => posix.basename(p));
+  const siblings = QEMU_ARCHES.filter((a) => a !== qemuArch).map(emulatorInImage);
+  const parts = [emulatorInImage(qemuArch), ...siblings, CROSS_BUILD_START, CROSS_BUILD_END].filter((p) => paths.has(p)).map((p) => posix.basename(p));
   return `xbuild wrap (${parts.join(', ')})`;
 }
 
