@@ -88,6 +88,11 @@ export class ElfCapture {
       const filesz = is64 ? u64(o + 32) : u32(o + 16);
       const start = off;
       const end = Math.min(this.size, off + Math.min(filesz, this.limits.segmentMax));
+      const headRange = this.ranges[0]!;
+      if (start < head.length && end > head.length && headRange.end === this.pos) {
+        headRange.end = end; // a segment straddling the head's end: keep the head going until it ends
+        continue;
+      }
       if (end <= head.length || start < this.pos || end <= start) continue; // already in the head, already passed, or empty
       this.ranges.push({ start, end, parts: [], filled: 0 });
     }
