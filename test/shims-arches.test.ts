@@ -19,6 +19,7 @@ import { copyTree, debianRootPath, type DebArch, type NewRootFlavor } from './he
 import { cacheRoot } from './helpers/shims-roots.ts';
 import { patchedEmulator } from './helpers/shims-emulator.ts';
 import { chrootRun, diffSnapshots, snapshotTree, type RunResult } from './helpers/shims-chroot.ts';
+import { buildRecorderEmulator } from './helpers/recorder-emulator.ts';
 
 const TARGETS: Array<{ deb: DebArch; qemu: QemuArch; uname: string }> = [
   { deb: 'riscv64', qemu: 'riscv64', uname: 'riscv64' },
@@ -63,6 +64,26 @@ for (const a of TARGETS) {
     r = await chrootRun(root, ['/usr/bin/cross-build-end']);
     t.is(r.code, 0, show(r));
     t.deepEqual(diffSnapshots(before, await snapshotTree(root, { strict: true })), []);
+  }));
+}
+
+// The mapping alone, without emulation: a host-native recorder with the xbuild note stands
+// in for each emulator (test/helpers/recorder-emulator.ts) and prints the argv the shim gave it.
+for (const a of [...TARGETS, { deb: 'arm64' as DebArch, qemu: 'aarch64' as QemuArch, uname: 'aarch64' }]) {
+  test(`${a.qemu}: the shim maps ${a.deb}'s /bin/sh (ELF class, byte order, e_machine) to qemu-${a.qemu}-static with -execve, argv[0] and the original`, (t) => slot(async () => {
+    const root = await tree(t, a.deb, a.deb === 'arm64' ? 'arm64-armhf' : 'debian-dash');
+    const recorder = await buildRecorderEmulator(await copyTree(root, 'xbuild-recorder-'));
+    // every other target's emulator is there too (a recorder each): the shim must pick by the ELF, not by what exists
+    const extraEmulators: Partial<Record<QemuArch, string>> = {};
+    for (const o of ['arm', 'aarch64', 'riscv64', 'ppc64le', 's390x'] as QemuArch[]) if (o !== a.qemu) extraEmulators[o] = recorder;
+    await installXbuildLayer(root, { arch: a.qemu, emulatorPath: recorder, shimPath: await shim(), extraEmulators });
+    let r = await chrootRun(root, ['/usr/bin/cross-build-start']);
+    t.is(r.code, 0, show(r));
+    r = await chrootRun(root, ['/bin/sh', '-c', 'echo hi']);
+    t.is(r.code, 0, show(r));
+    t.regex(r.stdout, new RegExp(`^/usr/bin/qemu-${a.qemu}-static\\|-execve\\|-0\\|/bin/sh\\|--\\|/(usr/)?bin/dash\\.xbuild-orig\\|-c\\|echo hi\\|\\n$`), show(r));
+    r = await chrootRun(root, ['/usr/bin/cross-build-end']);
+    t.is(r.code, 0, show(r));
   }));
 }
 
