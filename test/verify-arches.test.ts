@@ -15,12 +15,11 @@ import { expectedElfFor } from '../src/verify/expect.ts';
 import { guestArchTable } from '../src/shims/build.ts';
 import { parseExtraEmulators } from '../src/cli/wrap.ts';
 import { memImage, tarOf, type TarSpec } from './helpers/mem-image.ts';
-import { xbuildParts } from './helpers/verify-images.ts';
+import { standInXbuildParts } from './helpers/verify-images.ts';
 import { xbuildLayerEntries } from '../src/shims/layer.ts';
 import { debianRootPath, REPO_ROOT, type DebArch } from './helpers/arm-root.ts';
 import { ensureShim } from '../src/shims/build.ts';
 import { cacheRoot } from '../src/cache-root.ts';
-import { findEmulator } from './helpers/emulators.ts';
 
 const ids = (r: PlatformReport, sev?: string) => r.findings.filter((f) => !sev || f.severity === sev).map((f) => f.id).sort();
 
@@ -40,10 +39,15 @@ async function root(arch: DebArch, extra: string[] = []): Promise<TarSpec[]> {
   ];
 }
 
+/**
+ * The xbuild layer as wrap builds it (xbuildLayerEntries), with the emulator files
+ * being the stand-in of scripts/fixtures/elf-samples.sh (static x86_64 carrying the
+ * xbuild note: all verify reads of an emulator) -- named so in each test title.
+ */
 async function layer(arch: QemuArch, extra: QemuArch[] = []): Promise<TarSpec[]> {
-  const parts = await xbuildParts(arch);
+  const parts = await standInXbuildParts(arch);
   const extraEmulators: Partial<Record<QemuArch, string>> = {};
-  for (const a of extra) extraEmulators[a] = await findEmulator(a);
+  for (const a of extra) extraEmulators[a] = parts.emulatorFrom;
   const entries = await xbuildLayerEntries({ arch, emulatorPath: parts.emulatorFrom, shimPath: await ensureShim({ cacheRoot: cacheRoot(process.env) }), extraEmulators });
   const out: TarSpec[] = [];
   for (const e of entries) {
@@ -65,7 +69,7 @@ const CASES: Array<{ deb: DebArch; qemu: QemuArch; oci: string }> = [
 ];
 
 for (const c of CASES) {
-  test(`${c.oci}: a wrapped image of Debian ${c.deb} binaries passes`, async (t) => {
+  test(`${c.oci}: a wrapped image of Debian ${c.deb} binaries passes (stand-in emulator file)`, async (t) => {
     const img = memImage(`test/${c.oci}`, { architecture: c.oci }, [{ tar: await tarOf(await root(c.deb)) }, { tar: await tarOf(await layer(c.qemu)) }]);
     const r = await verifyImage(img);
     t.deepEqual(ids(r, 'error'), [], JSON.stringify(r.findings, null, 1));
@@ -76,7 +80,7 @@ for (const c of CASES) {
   });
 }
 
-test('a config that lies about the architecture fails with the finding that says why', async (t) => {
+test('a config that lies about the architecture fails with the finding that says why (stand-in emulator file)', async (t) => {
   const s390x = await tarOf(await root('s390x'));
   const riscv = await tarOf(await root('riscv64'));
   // s390x binaries under a ppc64le config: machine mismatch (and the ppc64le emulator the config asks for)
@@ -90,16 +94,16 @@ test('a config that lies about the architecture fails with the finding that says
   t.false(r.passed);
 });
 
-test('byte order and the riscv64 float ABI are checked from the ELF header, not assumed', async (t) => {
-  // the real s390x dash with EI_DATA flipped to little-endian would be a different file: a truthful
-  // s390x config then fails on byte order (the machine number read little-endian is not EM_S390,
-  // so flip the machine bytes too: the same e_machine, the other byte order)
-  const dir = await debianRootPath('s390x');
-  const dash = Buffer.from(await readFile(join(dir, 'usr/bin/dash')));
-  dash[5] = 1; dash.writeUInt16LE(EM_S390, 18);
-  const img = memImage('le/s390x', { architecture: 's390x' }, [{ tar: await tarOf([{ name: 'usr/', type: 'directory' }, { name: 'usr/bin/', type: 'directory' }, { name: 'usr/bin/odd', content: dash, mode: 0o755 }]) }, { tar: await tarOf(await layer('s390x')) }]);
+test('byte order and the riscv64 float ABI are checked from the ELF header, not assumed (stand-in emulator file)', async (t) => {
+  // a big-endian ELF64 header with e_machine EM_PPC64 (ppc64, ELFv1 tradition) in an image that says
+  // ppc64le: a hand-written 64-byte header (no real big-endian ppc64 binary is reachable here)
+  const be = Buffer.alloc(64);
+  be.set([0x7f, 0x45, 0x4c, 0x46, 2, 2, 1]);
+  be.writeUInt16BE(2, 16); be.writeUInt16BE(EM_PPC64, 18); be.writeUInt32BE(1, 20); be.writeUInt32BE(1, 48); be.writeUInt16BE(64, 52);
+  const img = memImage('be/ppc64le', { architecture: 'ppc64le' }, [{ tar: await tarOf([{ name: 'usr/', type: 'directory' }, { name: 'usr/bin/', type: 'directory' }, { name: 'usr/bin/odd', content: be, mode: 0o755 }]) }, { tar: await tarOf(await layer('ppc64le')) }]);
   let r = await verifyImage(img);
   t.true(ids(r, 'error').includes('platform-endianness-mismatch'), JSON.stringify(r.findings));
+  t.regex(r.findings.find((f) => f.id === 'platform-endianness-mismatch')!.message, /little-endian\) but 1 of 1 sampled ppc64 \(21\) files are big-endian/);
   // riscv64 dash marked soft-float (lp64) in e_flags: not Debian's lp64d
   const rv = Buffer.from(await readFile(join(await debianRootPath('riscv64'), 'usr/bin/dash')));
   rv.writeUInt32LE(rv.readUInt32LE(48) & ~0x6, 48);
@@ -108,12 +112,17 @@ test('byte order and the riscv64 float ABI are checked from the ELF header, not 
   t.regex(r.findings.find((f) => f.id === 'platform-float-abi-mismatch')!.message, /soft-float ABI/);
 });
 
-test('a mixed arm64 image with qemu-arm-static beside qemu-aarch64-static passes, and the sibling emulator is checked too', async (t) => {
+test('a mixed arm64 image with qemu-arm-static beside qemu-aarch64-static passes, and the sibling emulator is checked too (stand-in emulator files)', async (t) => {
   const img = memImage('mixed/arm64', { architecture: 'arm64' }, [
     { tar: await tarOf(await root('arm64', ['usr/bin/busybox-armhf'])) }, { tar: await tarOf(await layer('aarch64', ['arm'])) }]);
   const r = await verifyImage(img);
   t.deepEqual(ids(r, 'error'), [], JSON.stringify(r.findings));
   t.deepEqual(r.checked.extraEmulators, ['usr/bin/qemu-arm-static']);
+  t.true(ids(r, 'info').includes('platform-sibling-files'));
+  // without the sibling emulator the armhf program is a mismatch: nothing in the image can run it
+  const lone = await verifyImage(memImage('mixed/lone', { architecture: 'arm64' }, [
+    { tar: await tarOf(await root('arm64', ['usr/bin/busybox-armhf'])) }, { tar: await tarOf(await layer('aarch64')) }]));
+  t.true(ids(lone, 'error').includes('platform-machine-mismatch'), JSON.stringify(lone.findings));
   // a stock (unmarked) file in its place is refused like a wrong emulator
   const bad = memImage('mixed/bad', { architecture: 'arm64' }, [
     { tar: await tarOf(await root('arm64', ['usr/bin/busybox-armhf'])) }, { tar: await tarOf(await layer('aarch64')) },

@@ -24,6 +24,7 @@ export const FINDINGS = {
   'platform-float-abi-mismatch': 'error',
   'platform-endianness-mismatch': 'error',
   'platform-abi-mismatch': 'error',
+  'platform-sibling-files': 'info',
   'platform-arch-version-mismatch': 'error',
   'emulator-missing': 'error',
   'emulator-wrong-arch': 'info',

@@ -6,7 +6,7 @@ import type { ImageConfig } from '../oci/model.ts';
 import { EMULATED_PLATFORMS, qemuArchFor } from '../oci/platform.ts';
 import {
   CROSS_BUILD_END, CROSS_BUILD_START, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, STATE_FILE, XBUILD_NOTE_NAME, emulatorInImage,
-  DPKG_HOOK,
+  DPKG_HOOK, emulatorFileName, qemuArchOfElf,
 } from '../contract/in-image.ts';
 import { hostBinaryProblems, NOTE_TYPE_OF, type HostBinaryRole } from '../contract/host-binary.ts';
 import type { ContentInfo } from './collect.ts';
@@ -123,7 +123,15 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
     if (sample.length === 0) {
       out.push(finding('platform-no-elf-sample', undefined, `no ELF files in /bin or /usr/bin to compare with ${platform}`, 'nothing to do for images without binaries'));
     } else {
-      checkPlatform(sample, expected, platform, out);
+      // files of a target whose sibling emulator the image carries (wrap --extra-emulators) are expected there
+      const siblings = new Set(checked.extraEmulators.map((p) => p.slice(p.lastIndexOf('/') + 1)));
+      const ofSibling = (e: Sampled['elf']) => { const a = qemuArchOfElf(e); return a !== undefined && siblings.has(emulatorFileName(a)); };
+      const own = sample.filter((x) => !(x.elf.machine !== expected.machine && ofSibling(x.elf)));
+      const sib = sample.filter((x) => !own.includes(x));
+      if (sib.length > 0) {
+        out.push(finding('platform-sibling-files', sib[0]!.path, `${sib.length} sampled file(s) are for a sibling emulator the image carries (${sib.slice(0, 3).map((x) => `/${x.path}`).join(', ')}): not compared with ${platform}`, 'nothing to do: the image\'s emulator hands them to the sibling'));
+      }
+      checkPlatform(own, expected, platform, out);
     }
   }
   return { findings: out, checked };
