@@ -170,11 +170,17 @@ test('doctor: binfmt_misc handlers for ARM are recognised from their ELF magic; 
   await writeFile(join(dir, 'register'), '');
   await writeFile(join(dir, 'qemu-arm'), 'enabled\ninterpreter /usr/libexec/qemu-binfmt/arm-binfmt-P\nflags: POCF\noffset 0\nmagic 7f454c4601010100000000000000000002002800\nmask ffffffffffffff00fffffffffffffffffeffffff\n');
   await writeFile(join(dir, 'python3.11'), 'enabled\ninterpreter /usr/bin/python3.11\nflags: \noffset 0\nmagic a70d0d0a\n');
+  // Debian qemu-user-binfmt's magics: riscv64 and ppc64le little-endian, s390x big-endian (e_machine 0x0016 in file order)
+  await writeFile(join(dir, 'qemu-riscv64'), 'enabled\ninterpreter /usr/bin/qemu-riscv64\nflags: F\noffset 0\nmagic 7f454c460201010000000000000000000200f300\n');
+  await writeFile(join(dir, 'qemu-ppc64le'), 'enabled\ninterpreter /usr/bin/qemu-ppc64le\nflags: F\noffset 0\nmagic 7f454c4602010100000000000000000002001500\n');
+  await writeFile(join(dir, 'qemu-s390x'), 'enabled\ninterpreter /usr/bin/qemu-s390x\nflags: F\noffset 0\nmagic 7f454c4602020100000000000000000000020016\n');
+  // ppc64 big-endian (ELFv1) is not what the ppc64le emulator runs
+  await writeFile(join(dir, 'qemu-ppc64'), 'enabled\ninterpreter /usr/bin/qemu-ppc64\nflags: F\noffset 0\nmagic 7f454c4602020100000000000000000000020015\n');
   const b = await readBinfmt(dir);
-  t.deepEqual(b.emulated, ['arm']);
-  t.is(b.handlers.length, 2);
+  t.deepEqual(b.emulated, ['arm', 'riscv64', 'ppc64le', 's390x']);
+  t.is(b.handlers.length, 6);
   t.deepEqual(await readBinfmt(join(tmp, 'nowhere')), { mounted: false, handlers: [], emulated: [] });
   const r = await diagnose({ ...opts({ cache: join(tmp, 'empty2') }), binfmtDir: dir });
   t.false(r.ok);
-  t.deepEqual(r.binfmt.emulated, ['arm']);
+  t.deepEqual(r.binfmt.emulated, ['arm', 'riscv64', 'ppc64le', 's390x']);
 });

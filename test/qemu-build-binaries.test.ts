@@ -16,7 +16,7 @@ import { assertNoArmBinfmt } from './helpers/binfmt.ts';
 
 const run = promisify(execFile);
 const env = process.env;
-const CC: Record<QemuArch, string> = { arm: 'arm-linux-gnueabihf-gcc', aarch64: 'aarch64-linux-gnu-gcc' };
+const CC: Partial<Record<QemuArch, string>> = { arm: 'arm-linux-gnueabihf-gcc', aarch64: 'aarch64-linux-gnu-gcc' };
 
 const EXECER = `#include <stdio.h>
 #include <string.h>
@@ -74,7 +74,7 @@ for (const arch of ['arm', 'aarch64'] as QemuArch[]) {
     try {
       for (const [name, src] of [['execer', EXECER], ['hello', HELLO], ['fexec', FEXEC]] as const) {
         await writeFile(join(dir, `${name}.c`), src);
-        const cc = spawnSync(CC[arch], ['-static', '-O2', '-o', join(dir, name), join(dir, `${name}.c`)], { encoding: 'utf8' });
+        const cc = spawnSync(CC[arch]!, ['-static', '-O2', '-o', join(dir, name), join(dir, `${name}.c`)], { encoding: 'utf8' });
         if (cc.error || cc.status !== 0) t.fail(`${CC[arch]} is needed (scripts/install-system-deps.sh installs it): ${cc.error?.message ?? cc.stderr}`);
       }
       const go = (args: string[], extraEnv: Record<string, string> = {}) =>

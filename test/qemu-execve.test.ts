@@ -12,12 +12,13 @@ import { assertHostCannotExecArm, assertNoArmBinfmt } from './helpers/binfmt.ts'
 import { emulatorMarker, findEmulator } from './helpers/emulators.ts';
 import { describeRun, prepareGuest, runGuest, type Guest, type RunOptions, type RunResult } from './helpers/guest.ts';
 
-const ARCHES: DebArch[] = ['armhf', 'arm64'];
+type ArmDebArch = Extract<DebArch, 'armhf' | 'arm64' | 'armel'>;
+const ARCHES: ArmDebArch[] = ['armhf', 'arm64'];
 const FLAVORS: RootFlavor[] = ['debian-dash', 'busybox', 'debian-bash'];
 /** uname -m as the emulator reports it. */
-const UNAME: Record<DebArch, string> = { armhf: 'armv7l', arm64: 'aarch64', armel: 'armv5tel' };
+const UNAME: Record<ArmDebArch, string> = { armhf: 'armv7l', arm64: 'aarch64', armel: 'armv5tel' };
 /** A -cpu model that runs Debian's binaries and whose HWCAP differs from the default ("max"). */
-const OTHER_CPU: Record<DebArch, string> = { armhf: 'cortex-a9', arm64: 'cortex-a53', armel: 'arm926' };
+const OTHER_CPU: Record<ArmDebArch, string> = { armhf: 'cortex-a9', arm64: 'cortex-a53', armel: 'arm926' };
 
 const guests = new Map<string, Guest>();
 const emulators = new Map<DebArch, string>();

@@ -85,7 +85,7 @@ test.serial('doctor: emulators and shim come from the platform package installed
   const d = JSON.parse(r.stdout);
   const pkgDir = join(work, 'u', 'prefix', 'lib', 'node_modules', '@xbuild', 'linux-x64');
   t.like(d.platformPackage, { installed: true, dir: pkgDir });
-  for (const arch of ['arm', 'aarch64']) {
+  for (const arch of ['arm', 'aarch64', 'riscv64', 'ppc64le', 's390x']) {
     t.like(d.emulators[arch], { ok: true, origin: 'platform-package', path: join(pkgDir, 'bin', `qemu-${arch}-static`) });
     t.true(d.emulators[arch].checks.every((c: { ok: boolean }) => c.ok));
   }

@@ -31,7 +31,18 @@ test('which platforms need emulation on an x86_64 host', (t) => {
   t.deepEqual(emulationFor(parsePlatform('linux/arm64')), { kind: 'emulated', qemuArch: 'aarch64' });
   t.is(emulationFor(parsePlatform('linux/amd64')).kind, 'native');
   t.is(emulationFor(parsePlatform('linux/386')).kind, 'native');
-  t.is(emulationFor(parsePlatform('linux/riscv64')).kind, 'unsupported');
+  t.deepEqual(emulationFor(parsePlatform('linux/riscv64')), { kind: 'emulated', qemuArch: 'riscv64' });
+  t.deepEqual(emulationFor(parsePlatform('linux/ppc64le')), { kind: 'emulated', qemuArch: 'ppc64le' });
+  t.deepEqual(emulationFor(parsePlatform('linux/ppc64el')), { kind: 'emulated', qemuArch: 'ppc64le' }, 'Debian\'s name');
+  t.deepEqual(emulationFor(parsePlatform('linux/s390x')), { kind: 'emulated', qemuArch: 's390x' });
+  t.is(emulationFor(parsePlatform('linux/i386')).kind, 'native');
+  t.is(emulationFor(parsePlatform('linux/x86_64')).kind, 'native');
+  // what xbuild has no emulator for is refused with a reason, never guessed
+  for (const p of ['linux/ppc64', 'linux/s390', 'linux/mips64le', 'linux/riscv32', 'linux/loong64', 'linux/riscv64/rva23']) {
+    const e = emulationFor(parsePlatform(p));
+    t.is(e.kind, 'unsupported', p);
+    if (e.kind === 'unsupported') t.regex(e.reason, /linux\/riscv64|variant/, p);
+  }
   t.is(emulationFor(parsePlatform('linux/arm/v8')).kind, 'unsupported');
   t.is(emulationFor({ os: 'windows', architecture: 'arm64' }).kind, 'unsupported');
   t.is(emulationFor(parsePlatform('linux/arm64'), 'arm64').kind, 'native');

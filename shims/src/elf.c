@@ -32,9 +32,7 @@ static int resolve_final(const char *path, char *out)
 
 /* ---- ELF ---- */
 
-#define EM_ARM 40
 #define EM_X86_64 62
-#define EM_AARCH64 183
 #define ET_EXEC 2
 #define ET_DYN 3
 #define PT_DYNAMIC 2
@@ -47,7 +45,8 @@ static int resolve_final(const char *path, char *out)
 struct elf_info {
     int elf;       /* 1 when the file starts with an ELF identification */
     int cls;       /* 1 = ELF32, 2 = ELF64 */
-    int machine;   /* e_machine, little-endian files only (0 otherwise) */
+    int data;      /* 1 = little-endian, 2 = big-endian */
+    int machine;   /* e_machine, read in the file's byte order */
     int program;   /* an executable: ET_EXEC, or ET_DYN that is a PIE rather than a shared object */
     int xb_shim;   /* carries the xbuild shim note */
     int xb_execve; /* carries the xbuild execve-intercept note */
@@ -57,6 +56,15 @@ static u64 rd(const u8 *p, int n)
 {
     u64 v = 0;
     for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
+    return v;
+}
+
+/* An n-byte field in the byte order of the file (data: 2 = big-endian). */
+static u64 rdx(const u8 *p, int n, int data)
+{
+    u64 v = 0;
+    if (data != 2) return rd(p, n);
+    for (int i = 0; i < n; i++) v = (v << 8) | p[i];
     return v;
 }
 
@@ -83,13 +91,13 @@ static void read_notes(int fd, u64 off, u64 size, struct elf_info *ei)
  * (DT_SONAME: ld-linux, libc.so.6, which are runnable too) and is not marked
  * DF_1_PIE.
  */
-static int dyn_is_program(int fd, u64 off, u64 size, int cls)
+static int dyn_is_program(int fd, u64 off, u64 size, int cls, int data)
 {
     int esz = cls == 2 ? 16 : 8, half = esz / 2, soname = 0, pie = 0;
     u8 d[16];
     for (u64 o = 0; o + (u64)esz <= size && o < 65536; o += (u64)esz) {
         if (sys_pread(fd, d, (usize)esz, off + o) != esz) break;
-        u64 tag = rd(d, half), val = rd(d + half, half);
+        u64 tag = rdx(d, half, data), val = rdx(d + half, half, data);
         if (tag == DT_NULL) break;
         if (tag == DT_SONAME) soname = 1;
         if (tag == DT_FLAGS_1 && (val & DF_1_PIE)) pie = 1;
@@ -106,20 +114,22 @@ static void inspect_fd(int fd, struct elf_info *ei)
     if (!(h[0] == 0x7f && h[1] == 'E' && h[2] == 'L' && h[3] == 'F')) return;
     ei->elf = 1;
     ei->cls = h[4];
-    if (h[5] != 1 || (ei->cls != 1 && ei->cls != 2)) return; /* big-endian: not ours */
-    ei->machine = (int)rd(h + 18, 2);
-    int type = (int)rd(h + 16, 2), is64 = ei->cls == 2;
+    ei->data = h[5];
+    if ((ei->data != 1 && ei->data != 2) || (ei->cls != 1 && ei->cls != 2)) return;
+    int dt = ei->data;
+    ei->machine = (int)rdx(h + 18, 2, dt);
+    int type = (int)rdx(h + 16, 2, dt), is64 = ei->cls == 2;
     ei->program = type == ET_EXEC;
-    u64 phoff = is64 ? rd(h + 32, 8) : rd(h + 28, 4);
-    u64 phentsize = rd(h + (is64 ? 54 : 42), 2), phnum = rd(h + (is64 ? 56 : 44), 2);
+    u64 phoff = is64 ? rdx(h + 32, 8, dt) : rdx(h + 28, 4, dt);
+    u64 phentsize = rdx(h + (is64 ? 54 : 42), 2, dt), phnum = rdx(h + (is64 ? 56 : 44), 2, dt);
     if (phentsize < (is64 ? 56u : 32u) || phnum > 64) return;
     int has_dynamic = 0;
     for (u64 i = 0; i < phnum; i++) {
         u8 ph[56];
         if (sys_pread(fd, ph, is64 ? 56 : 32, phoff + i * phentsize) != (is64 ? 56 : 32)) return;
-        u64 pt = rd(ph, 4), off = is64 ? rd(ph + 8, 8) : rd(ph + 4, 4), size = is64 ? rd(ph + 32, 8) : rd(ph + 16, 4);
-        if (pt == PT_DYNAMIC && type == ET_DYN) has_dynamic = 1, ei->program = dyn_is_program(fd, off, size, ei->cls);
-        if (pt == PT_NOTE && is64 && ei->machine == EM_X86_64) read_notes(fd, off, size, ei);
+        u64 pt = rdx(ph, 4, dt), off = is64 ? rdx(ph + 8, 8, dt) : rdx(ph + 4, 4, dt), size = is64 ? rdx(ph + 32, 8, dt) : rdx(ph + 16, 4, dt);
+        if (pt == PT_DYNAMIC && type == ET_DYN) has_dynamic = 1, ei->program = dyn_is_program(fd, off, size, ei->cls, dt);
+        if (pt == PT_NOTE && is64 && dt == 1 && ei->machine == EM_X86_64) read_notes(fd, off, size, ei);
     }
     if (type == ET_DYN && !has_dynamic) ei->program = 1; /* static-pie without PT_DYNAMIC */
 }
@@ -134,17 +144,23 @@ static int inspect_path(const char *path, struct elf_info *ei)
     return 0;
 }
 
-/* The guest architectures, compared by value: ELF class and machine. */
+/*
+ * The guest architectures, compared by value: ELF class, byte order and
+ * machine. XB_GUEST_ARCHES is the contract's GUEST_ELF table
+ * (src/contract/in-image.ts), given by src/shims/build.ts as
+ * {{class, data, machine, "qemu-target"}, ...}.
+ */
 struct guest_arch {
-    int cls, machine;
+    int cls, data, machine;
     const char *qemu;
 };
-static const struct guest_arch arches[] = {{1, EM_ARM, "arm"}, {2, EM_AARCH64, "aarch64"}};
+static const struct guest_arch arches[] = XB_GUEST_ARCHES;
+#define N_ARCHES (sizeof arches / sizeof arches[0])
 
 static const struct guest_arch *guest_arch_of(const struct elf_info *ei)
 {
-    for (usize i = 0; i < sizeof arches / sizeof arches[0]; i++)
-        if (ei->elf && ei->cls == arches[i].cls && ei->machine == arches[i].machine) return &arches[i];
+    for (usize i = 0; i < N_ARCHES; i++)
+        if (ei->elf && ei->cls == arches[i].cls && ei->data == arches[i].data && ei->machine == arches[i].machine) return &arches[i];
     return 0;
 }
 

@@ -105,7 +105,7 @@ static int run_shell(const char *execfn, int argc, char **argv, char **envp, int
     if (!ga) {
         m("xbuild-shim: ");
         m(orig);
-        m(" is not a little-endian ARM or AArch64 ELF program");
+        m(" is not an ELF program for one of xbuild's emulators (" XB_GUEST_NAMES ")");
         m_flush(2);
         return 126;
     }

@@ -66,7 +66,7 @@ static int image_arch(struct start_ctx *c)
         m(c->me); m(": refusing: /bin/sh (");
         m(c->sh);
         if (!ei.elf) m(") is not an ELF program");
-        else { m(") is for ELF machine "); m_num(ei.machine); m(ei.machine == EM_X86_64 ? " (x86_64: runs natively, no cross-build needed)" : ", not ARM/AArch64"); }
+        else { m(") is for ELF machine "); m_num(ei.machine); m(ei.machine == EM_X86_64 ? " (x86_64: runs natively, no cross-build needed)" : ", class/byte order not one of xbuild's emulators (" XB_GUEST_NAMES ")"); }
         m_flush(2);
         return 1;
     }
@@ -81,9 +81,14 @@ static int check_emulator(struct start_ctx *c)
     struct elf_info ee;
     int r = inspect_path(c->emu, &ee);
     if (r) {
-        emulator_path(other, c->arch == &arches[0] ? arches[1].qemu : arches[0].qemu);
+        int found = 0;
+        for (usize i = 0; i < N_ARCHES && !found; i++) {
+            if (&arches[i] == c->arch) continue;
+            emulator_path(other, arches[i].qemu);
+            found = exists(other);
+        }
         m(c->me); m(": refusing: this image is "); m(c->arch->qemu); m(" but "); m(c->emu);
-        if (exists(other)) { m(" is missing (the emulator present is "); m(other); m("): wrap the image for its own platform"); }
+        if (found) { m(" is missing (the emulator present is "); m(other); m("): wrap the image for its own platform"); }
         else { m(" is missing: "); m_err(r); m(" (wrap the image with xbuild)"); }
         m_flush(2);
         return 1;

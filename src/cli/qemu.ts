@@ -6,6 +6,7 @@ import { cacheRoot } from '../cache-root.ts';
 import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CliContext } from './context.ts';
+import { QEMU_ARCHES } from '../oci/platform.ts';
 import { createProgressRenderer } from './render-progress.ts';
 
 export interface QemuBuildCliOptions { source?: string; targets: string; out?: string; jobs?: string }
@@ -15,7 +16,7 @@ export function registerQemu(program: Command, ctx: CliContext): void {
   qemu.command('build')
     .description('apply xbuild\'s patch series to QEMU and build static linux-user emulators into the cache')
     .option('--source <dir|tarball>', 'QEMU source tree, qemu-X.Y.Z.tar.xz, or Debian qemu_*.orig.tar.xz / .dsc / unpacked source (default: download the pinned release)')
-    .option('--targets <list>', 'emulators to build', 'arm,aarch64')
+    .option('--targets <list>', `emulators to build (QEMU linux-user target names: ${QEMU_ARCHES.join(', ')})`, QEMU_ARCHES.join(','))
     .option('--out <dir>', 'also copy the emulators and the shim into this directory (usable as --qemu-dir)')
     .option('-j, --jobs <n>', 'parallel compile jobs (default: number of CPUs)')
     .action(async (opts: QemuBuildCliOptions) => {

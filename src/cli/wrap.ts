@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { XbuildError } from '../errors.ts';
 import { XBUILD_VERSION } from '../version.ts';
-import { ociArchFromNode, parsePlatformList } from '../oci/platform.ts';
+import { ociArchFromNode, parsePlatformList, parseQemuArch, QEMU_ARCHES, type QemuArch } from '../oci/platform.ts';
 import { parseOutputSpec } from '../open/output.ts';
 import { runWrap, type WrapRequest } from '../wrap/run-wrap.ts';
 import { xbuildLayerSource } from '../wrap/layer-source.ts';
@@ -21,12 +21,13 @@ Destinations:
   buildx it never guesses where to put an image (and never overwrites the base).
 
 Platforms:
-  For an index, every entry that needs emulation on this host (linux/arm/v5, v6, v7, linux/arm64)
+  For an index, every entry that needs emulation on this host (linux/arm/v5, v6, v7, linux/arm64, linux/riscv64, linux/ppc64le, linux/s390x)
   is wrapped; host-native and attestation entries are kept untouched. --platform LIST keeps and
   wraps only the listed platforms. A single-platform base that cannot be wrapped is refused.
 
 Result:
-  One added layer (/usr/bin/qemu-<arch>-static, /usr/bin/cross-build-start, cross-build-end),
+  One added layer (/usr/bin/qemu-<arch>-static, /usr/bin/cross-build-start, cross-build-end;
+  with --extra-emulators also /usr/bin/qemu-<target>-static of each target listed),
   labels io.xbuild.version, io.xbuild.qemu.version, io.xbuild.base.name/.base.digest, annotations
   org.opencontainers.image.base.name/.base.digest. SOURCE_DATE_EPOCH (default 0) sets the
   mtime of the added files: the same inputs give the same digest.
@@ -38,6 +39,7 @@ Examples:
   xbuild wrap arm32v7/debian:bookworm -t localhost:5000/debian-xbuild:bookworm
   xbuild wrap oci:./base --output type=oci,dest=./base-xbuild -t base-xbuild:latest
   xbuild wrap docker-archive:base.tar --output type=docker,dest=out.tar -t me/base-xbuild:1
+  xbuild wrap arm64v8/debian:trixie --extra-emulators arm -t localhost:5000/debian-xbuild:arm64-armhf
 `;
 
 interface WrapFlags {
@@ -50,6 +52,7 @@ interface WrapFlags {
   json?: boolean;
   start?: boolean;
   timeout?: string;
+  extraEmulators?: string;
 }
 
 /** Seconds from a flag or environment variable (positive number) -> ms. */
@@ -67,10 +70,12 @@ export function registerWrap(program: Command, ctx: CliContext): void {
     .addOption(new Option('-q, --quiet', 'no progress output'))
     .option('--json', 'print the resulting references and digests as JSON on stdout')
     .option('--start', 'leave the image in cross-build mode (as RUN ["cross-build-start"] would): a Dockerfile needs no xbuild line; run `xbuild unwrap` on the result')
+    .option('--extra-emulators <list>', `also add these emulators (QEMU targets: ${QEMU_ARCHES.join(', ')}) beside the image's own, for programs of another architecture inside it, e.g. arm for armhf programs in an arm64 image`)
     .option('--timeout <seconds>', 'give up when the whole command takes longer (default: no limit; per blob: XBUILD_BLOB_TIMEOUT, default 1800; no data: XBUILD_STALL_TIMEOUT, default 60)')
     .addHelpText('after', HELP_AFTER + FORMATS_HELP)
     .action(async (image: string, flags: WrapFlags) => {
       const req = wrapRequest(image, flags, ctx);
+      const extraEmulators = flags.extraEmulators !== undefined ? parseExtraEmulators(flags.extraEmulators) : [];
       const lookup = { env: ctx.env, xbuildVersion: XBUILD_VERSION, qemuDir: flags.qemuDir };
       const onProgress = createProgressRenderer({ out: ctx.stderr, isTTY: ctx.isTTY, quiet: flags.quiet || flags.json });
       const report = await runWrap(req, {
@@ -78,6 +83,7 @@ export function registerWrap(program: Command, ctx: CliContext): void {
           qemuDir: flags.qemuDir, env: ctx.env, entries: xbuildLayerEntries,
           emulatorPath: async (arch) => (await locateEmulator(arch, lookup)).path,
           shimPath: async () => (await locateShim(lookup)).path,
+          extraEmulators,
         }),
       }, onProgress);
       if (flags.json) {
@@ -86,6 +92,18 @@ export function registerWrap(program: Command, ctx: CliContext): void {
         for (const o of report.outputs) ctx.stdout.write(`${o.reference}@${o.digest}\n`);
       }
     });
+}
+
+/** --extra-emulators arm[,riscv64...]: QEMU target names; anything else is a usage error. */
+export function parseExtraEmulators(text: string): QemuArch[] {
+  const out: QemuArch[] = [];
+  for (const name of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const a = parseQemuArch(name);
+    if (!a) throw new XbuildError('USAGE', `--extra-emulators: unknown emulator '${name}'`, { hint: `name QEMU targets: ${QEMU_ARCHES.join(', ')}` });
+    if (!out.includes(a)) out.push(a);
+  }
+  if (out.length === 0) throw new XbuildError('USAGE', '--extra-emulators: empty list', { hint: 'e.g. --extra-emulators arm' });
+  return out;
 }
 
 /** Flags + environment -> the library's request (exported for in-process tests). */

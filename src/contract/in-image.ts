@@ -2,6 +2,7 @@
 // shim (shims/, compiled with these values as -D flags), wrap and verify must
 // agree on. Paths are relative to the image root, without a leading slash.
 import type { QemuArch } from '../oci/platform.ts';
+import { EM_AARCH64, EM_ARM, EM_PPC64, EM_RISCV, EM_S390 } from '../elf/constants.ts';
 
 export const CROSS_BUILD_START = 'usr/bin/cross-build-start';
 export const CROSS_BUILD_END = 'usr/bin/cross-build-end';
@@ -12,6 +13,30 @@ export const EMULATOR_SUFFIX = '-static';
 /** qemu-<arch>-static: the file name in the image, in the cache and in --qemu-dir. */
 export const emulatorFileName = (arch: QemuArch): string => `${EMULATOR_PREFIX}${arch}${EMULATOR_SUFFIX}`;
 export const emulatorInImage = (arch: QemuArch): string => `${EMULATOR_DIR}/${emulatorFileName(arch)}`;
+/**
+ * The ELF identity each emulator runs (class, byte order, e_machine): how the
+ * shim picks the emulator for a shell (a -D table, shims/src/elf.c), how the
+ * aarch64 emulator's sibling routing names another target (patches/0010), and
+ * what wrap --start and verify expect. ppc64 big-endian and 32-bit s390 are
+ * other QEMU targets xbuild does not build.
+ */
+export interface GuestElf { class: 32 | 64; endianness: 'little' | 'big'; machine: number }
+export const GUEST_ELF: Readonly<Record<QemuArch, GuestElf>> = {
+  arm: { class: 32, endianness: 'little', machine: EM_ARM },
+  aarch64: { class: 64, endianness: 'little', machine: EM_AARCH64 },
+  riscv64: { class: 64, endianness: 'little', machine: EM_RISCV },
+  ppc64le: { class: 64, endianness: 'little', machine: EM_PPC64 },
+  s390x: { class: 64, endianness: 'big', machine: EM_S390 },
+};
+
+/** The emulator that runs an ELF file of this identity, if xbuild has one. */
+export function qemuArchOfElf(e: { class: number; endianness: 'little' | 'big'; machine: number }): QemuArch | undefined {
+  for (const [arch, g] of Object.entries(GUEST_ELF) as [QemuArch, GuestElf][]) {
+    if (g.class === e.class && g.endianness === e.endianness && g.machine === e.machine) return arch;
+  }
+  return undefined;
+}
+
 /** The option the shim passes to the emulator to turn on execve interception. */
 export const EMULATOR_EXECVE_FLAG = '-execve';
 /** dpkg configuration file cross-build-start writes (and cross-build-end removes) in Debian-based images. */
@@ -29,7 +54,7 @@ export const NT_XBUILD_EXECVE = 1;
 /** Note type in the host-native shim; desc = ASCII "shim version=<N>". */
 export const NT_XBUILD_SHIM = 2;
 /** Bumped whenever the shim's behaviour changes; carried in its ELF note ("shim version=<N>"). */
-export const SHIM_VERSION = 2;
+export const SHIM_VERSION = 3;
 
 /**
  * The swap contract: the shells cross-build-start considers, in its order

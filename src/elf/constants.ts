@@ -34,6 +34,18 @@ export const EF_ARM_EABIMASK = 0xff000000;
 export const EF_ARM_ABI_FLOAT_SOFT = 0x200;
 export const EF_ARM_ABI_FLOAT_HARD = 0x400;
 
+/** RISC-V e_flags (RISC-V ELF psABI): EF_RISCV_FLOAT_ABI is the 2-bit field at bit 1. */
+export const EF_RISCV_RVC = 0x1;
+export const EF_RISCV_FLOAT_ABI = 0x6;
+export const EF_RISCV_FLOAT_ABI_SOFT = 0x0;
+export const EF_RISCV_FLOAT_ABI_SINGLE = 0x2;
+export const EF_RISCV_FLOAT_ABI_DOUBLE = 0x4;
+export const EF_RISCV_FLOAT_ABI_QUAD = 0x6;
+export const EF_RISCV_RVE = 0x8;
+
+/** 64-bit PowerPC e_flags (ELFv2 ABI): 1 = ELFv1 (function descriptors), 2 = ELFv2, 0 = not said. */
+export const EF_PPC64_ABI = 0x3;
+
 /** ARM build attributes (.ARM.attributes, "aeabi" vendor section) */
 export const Tag_File = 1;
 export const Tag_CPU_raw_name = 4;

@@ -24,6 +24,8 @@ export interface ElfInfoJson {
     cpuArchName: string | null;
     cpuProfile: string | null;
   };
+  riscv: null | { floatAbi: 'soft' | 'single' | 'double' | 'quad'; rvc: boolean; rve: boolean };
+  ppc64: null | { abiVersion: number };
   notes: ElfNoteJson[];
   sectionCount: number;
   incomplete: string[];
@@ -56,6 +58,8 @@ export function elfToJson(e: ElfInfo): ElfInfoJson {
       cpuArchName: e.arm.attributes?.cpuArchName ?? null,
       cpuProfile: e.arm.attributes?.cpuProfile ?? null,
     } : null,
+    riscv: e.riscv ? { ...e.riscv } : null,
+    ppc64: e.ppc64 ? { ...e.ppc64 } : null,
     notes: e.notes.map(noteToJson),
     sectionCount: e.sectionCount,
     incomplete: e.incomplete,
@@ -69,5 +73,7 @@ export function summarizeElf(e: ElfInfo): string {
     parts.push(`EABI${e.arm.eabiVersion}`, `${e.arm.floatAbi}-float`);
     if (e.arm.attributes?.cpuArchName) parts.push(`arch ${e.arm.attributes.cpuArchName}`);
   }
+  if (e.riscv) parts.push(`${e.riscv.floatAbi}-float${e.riscv.rvc ? ' RVC' : ''}${e.riscv.rve ? ' RVE' : ''}`);
+  if (e.ppc64) parts.push(e.ppc64.abiVersion === 0 ? 'ABI unspecified' : `ELFv${e.ppc64.abiVersion}`);
   return parts.join(' ');
 }

@@ -9,8 +9,9 @@ import { parseArmAttributes, type ArmAttributes } from './arm-attributes.ts';
 import { readSectionTable } from './elfy-adapter.ts';
 import {
   DT_NEEDED, DT_NULL, DT_STRSZ, DT_STRTAB, EF_ARM_ABI_FLOAT_HARD, EF_ARM_ABI_FLOAT_SOFT, EF_ARM_EABIMASK,
-  ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, EM_ARM, ET_DYN, PT_DYNAMIC, PT_INTERP, PT_LOAD, PT_NOTE,
-  TYPE_NAMES, machineName,
+  EF_PPC64_ABI, EF_RISCV_FLOAT_ABI, EF_RISCV_FLOAT_ABI_DOUBLE, EF_RISCV_FLOAT_ABI_QUAD, EF_RISCV_FLOAT_ABI_SINGLE,
+  EF_RISCV_RVC, EF_RISCV_RVE, ELFCLASS32, ELFCLASS64, ELFDATA2LSB, ELFDATA2MSB, EM_ARM, EM_PPC64, EM_RISCV, ET_DYN,
+  PT_DYNAMIC, PT_INTERP, PT_LOAD, PT_NOTE, TYPE_NAMES, machineName,
 } from './constants.ts';
 
 export type Linkage = 'static' | 'static-pie' | 'dynamic';
@@ -30,6 +31,20 @@ export interface ArmInfo {
   attributes?: ArmAttributes;
 }
 
+export interface RiscvInfo {
+  /** From e_flags EF_RISCV_FLOAT_ABI: soft (lp64), single (lp64f), double (lp64d: Debian riscv64), quad (lp64q). */
+  floatAbi: 'soft' | 'single' | 'double' | 'quad';
+  /** EF_RISCV_RVC: uses compressed instructions. */
+  rvc: boolean;
+  /** EF_RISCV_RVE: the embedded (16-register) base ISA. */
+  rve: boolean;
+}
+
+export interface Ppc64Info {
+  /** e_flags & EF_PPC64_ABI: 1 = ELFv1 (big-endian ppc64 tradition), 2 = ELFv2 (ppc64le), 0 = not said. */
+  abiVersion: number;
+}
+
 export interface ElfInfo {
   class: 32 | 64;
   endianness: 'little' | 'big';
@@ -46,6 +61,8 @@ export interface ElfInfo {
   needed: string[];
   linkage: Linkage;
   arm?: ArmInfo;
+  riscv?: RiscvInfo;
+  ppc64?: Ppc64Info;
   notes: ElfNote[];
   /** Number of section headers, 0 for stripped-of-sections files. */
   sectionCount: number;
@@ -242,14 +259,26 @@ function inspect(src: ElfBytes): ElfInfo {
     }
   }
 
+  const riscv = machine === EM_RISCV ? riscvInfo(flags) : undefined;
+  const ppc64 = machine === EM_PPC64 && is64 ? { abiVersion: flags & EF_PPC64_ABI } : undefined;
+
   return {
     class: is64 ? 64 : 32,
     endianness: v.le ? 'little' : 'big',
     osabi: ident[7] ?? 0,
-    type, machine, flags, entry, interpreter, hasDynamic, needed, linkage, arm, notes,
+    type, machine, flags, entry, interpreter, hasDynamic, needed, linkage, arm,
+    ...(riscv ? { riscv } : {}), ...(ppc64 ? { ppc64 } : {}),
+    notes,
     sectionCount: shoff > 0 ? shnum : 0,
     incomplete,
   };
+}
+
+function riscvInfo(flags: number): RiscvInfo {
+  const abi = flags & EF_RISCV_FLOAT_ABI;
+  const floatAbi = abi === EF_RISCV_FLOAT_ABI_DOUBLE ? 'double' : abi === EF_RISCV_FLOAT_ABI_SINGLE ? 'single'
+    : abi === EF_RISCV_FLOAT_ABI_QUAD ? 'quad' : 'soft';
+  return { floatAbi, rvc: (flags & EF_RISCV_RVC) !== 0, rve: (flags & EF_RISCV_RVE) !== 0 };
 }
 
 function readNotes(v: View, b: Buffer, align: 4 | 8, out: ElfNote[]): void {

@@ -3,7 +3,7 @@
 // emulated architectures (then a builder there can run ARM without xbuild).
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SHIM_VERSION } from '../contract/in-image.ts';
+import { GUEST_ELF, SHIM_VERSION } from '../contract/in-image.ts';
 import { QEMU_ARCHES, type QemuArch } from '../oci/platform.ts';
 import { readEmulatorFacts } from '../qemu/elf-check.ts';
 import { readSeries } from '../qemu/series.ts';
@@ -14,7 +14,7 @@ import { loadPlatformPackage, locateEmulator, locateShim, type LookupOptions, ty
 export interface Check { name: string; ok: boolean; detail: string }
 export interface Found { ok: boolean; path?: string; origin?: Origin; version?: string; checks: Check[]; error?: string; hint?: string }
 
-export interface BinfmtHandler { name: string; enabled: boolean; interpreter: string; machine?: number; flags: string }
+export interface BinfmtHandler { name: string; enabled: boolean; interpreter: string; machine?: number; elfClass?: 32 | 64; endianness?: 'little' | 'big'; flags: string }
 export interface DoctorReport {
   ok: boolean;
   xbuildVersion: string;
@@ -26,9 +26,6 @@ export interface DoctorReport {
   binfmt: { mounted: boolean; handlers: BinfmtHandler[]; emulated: string[] };
 }
 
-const EM_ARM = 40;
-const EM_AARCH64 = 183;
-const MACHINE_OF: Record<QemuArch, number> = { arm: EM_ARM, aarch64: EM_AARCH64 };
 
 function failed(err: unknown): Found {
   const e = err as Error & { hint?: string };
@@ -101,11 +98,19 @@ export async function readBinfmt(dir: string): Promise<DoctorReport['binfmt']> {
     const field = (k: string) => new RegExp(`^${k}[: ]\\s*(.*)$`, 'm').exec(text)?.[1]?.trim() ?? '';
     const magic = field('magic');
     const offset = Number(field('offset') || '0');
-    // ELF magic rules: e_machine is the little-endian u16 at byte 18 of the file.
-    let machine: number | undefined;
-    if (offset === 0 && /^7f454c46/i.test(magic) && magic.length >= 40) machine = parseInt(magic.slice(38, 40) + magic.slice(36, 38), 16);
-    handlers.push({ name, enabled: /^enabled$/m.test(text), interpreter: field('interpreter'), flags: field('flags'), ...(machine !== undefined ? { machine } : {}) });
+    // ELF magic rules: EI_CLASS at byte 4, EI_DATA at byte 5, e_machine the u16 at byte 18 in that byte order.
+    let elf: Pick<BinfmtHandler, 'machine' | 'elfClass' | 'endianness'> = {};
+    if (offset === 0 && /^7f454c46/i.test(magic) && magic.length >= 40) {
+      const big = magic.slice(10, 12) === '02';
+      elf = {
+        machine: parseInt(big ? magic.slice(36, 40) : magic.slice(38, 40) + magic.slice(36, 38), 16),
+        elfClass: magic.slice(8, 10) === '01' ? 32 : 64,
+        endianness: big ? 'big' : 'little',
+      };
+    }
+    handlers.push({ name, enabled: /^enabled$/m.test(text), interpreter: field('interpreter'), flags: field('flags'), ...elf });
   }
-  const emulated = QEMU_ARCHES.filter((a) => handlers.some((h) => h.enabled && h.machine === MACHINE_OF[a]));
+  const emulated = QEMU_ARCHES.filter((a: QemuArch) => handlers.some((h) => h.enabled && h.machine === GUEST_ELF[a].machine
+    && h.elfClass === GUEST_ELF[a].class && h.endianness === GUEST_ELF[a].endianness));
   return { mounted: true, handlers, emulated };
 }

@@ -5,17 +5,27 @@ import type { Platform } from './model.ts';
 import { XbuildError } from '../errors.ts';
 
 /** QEMU's linux-user target names for the platforms xbuild emulates. */
-export type QemuArch = 'arm' | 'aarch64';
+export type QemuArch = 'arm' | 'aarch64' | 'riscv64' | 'ppc64le' | 's390x';
 
-export const QEMU_ARCHES: readonly QemuArch[] = ['arm', 'aarch64'];
+/** OCI architecture name -> the QEMU linux-user target that runs it (variants of arm share one). */
+const QEMU_ARCH_OF: Readonly<Record<string, QemuArch>> = {
+  arm: 'arm', arm64: 'aarch64', riscv64: 'riscv64', ppc64le: 'ppc64le', s390x: 's390x',
+};
+
+/** Every target xbuild builds and wraps with, in the order help texts list them. */
+export const QEMU_ARCHES: readonly QemuArch[] = ['arm', 'aarch64', 'riscv64', 'ppc64le', 's390x'];
+
+/** The OCI platforms xbuild emulates, as help texts and refusals list them. */
+export const EMULATED_PLATFORMS = 'linux/arm/v5, linux/arm/v6, linux/arm/v7, linux/arm64, linux/riscv64, linux/ppc64le, linux/s390x';
 
 /** The QEMU target that runs OCI architecture `architecture` (variants of arm share one). */
 export function qemuArchFor(architecture: string, _variant?: string): QemuArch | undefined {
-  switch (architecture) {
-    case 'arm': return 'arm';
-    case 'arm64': return 'aarch64';
-    default: return undefined;
-  }
+  return Object.hasOwn(QEMU_ARCH_OF, architecture) ? QEMU_ARCH_OF[architecture] : undefined;
+}
+
+/** Parse a QEMU target name ("arm", "riscv64", ...); undefined for anything else. */
+export function parseQemuArch(name: string): QemuArch | undefined {
+  return (QEMU_ARCHES as readonly string[]).includes(name) ? name as QemuArch : undefined;
 }
 
 /** Normalise architecture aliases and default variants (arm -> v7, arm64 -> v8, aarch64 -> arm64 ...). */
@@ -35,6 +45,7 @@ export function normalizePlatform(p: Platform): Platform {
       else if (/^\d+$/.test(variant)) variant = `v${variant}`;
       break;
     case 'i386': case 'i486': case 'i586': case 'i686': case '386': architecture = '386'; break;
+    case 'ppc64el': architecture = 'ppc64le'; variant = undefined; break;
     default: break;
   }
   const out: Platform = { os, architecture };
@@ -94,11 +105,14 @@ export function emulationFor(p: Platform, hostArch = 'amd64'): Emulation {
   if (n.os !== 'linux') return { kind: 'unsupported', reason: `${formatPlatform(n)} is not a Linux platform` };
   const native = NATIVE_ON[hostArch] ?? [hostArch];
   if (native.includes(n.architecture)) return { kind: 'native' };
+  if (n.architecture !== 'arm' && n.variant && qemuArchFor(n.architecture)) {
+    return { kind: 'unsupported', reason: `xbuild has no emulator setup for ${formatPlatform(n)} (variant "${n.variant}" of ${n.architecture} is not one xbuild knows)` };
+  }
   if (n.architecture === 'arm' && !['v5', 'v6', 'v7'].includes(n.variant ?? 'v7')) {
     return { kind: 'unsupported', reason: `xbuild has no emulator setup for ${formatPlatform(n)} (arm v5, v6 and v7 are supported)` };
   }
   const q = qemuArchFor(n.architecture, n.variant);
-  if (!q) return { kind: 'unsupported', reason: `xbuild has no emulator for ${formatPlatform(n)} (supported: linux/arm/v5, v6, v7 and linux/arm64)` };
+  if (!q) return { kind: 'unsupported', reason: `xbuild has no emulator for ${formatPlatform(n)} (supported: ${EMULATED_PLATFORMS})` };
   return { kind: 'emulated', qemuArch: q };
 }
 

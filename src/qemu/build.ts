@@ -59,7 +59,7 @@ export function parseTargets(list: string): QemuArch[] {
 
 export async function buildEmulators(o: BuildOptions): Promise<BuildResult> {
   const progress = o.onProgress ?? noProgress;
-  const targets = [...(o.targets ?? ['arm', 'aarch64'] as QemuArch[])].sort();
+  const targets = [...(o.targets ?? QEMU_ARCHES)].sort();
   const series = await readSeries(o.patchesDir);
   const base = qemuCacheDir(o.env);
 

@@ -13,8 +13,9 @@ import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import {
   CROSS_BUILD_END, CROSS_BUILD_START, DPKG_HOOK, EMULATOR_DIR, EMULATOR_EXECVE_FLAG, EMULATOR_PREFIX, EMULATOR_SUFFIX,
-  NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, SHIM_VERSION, STATE_FILE, XBUILD_NOTE_NAME,
+  GUEST_ELF, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, SHIM_VERSION, STATE_FILE, XBUILD_NOTE_NAME,
 } from '../contract/in-image.ts';
+import { QEMU_ARCHES } from '../oci/platform.ts';
 import { checkShimBinary } from './elf-check.ts';
 
 const run = promisify(execFile);
@@ -50,7 +51,17 @@ export function shimCompileFlags(): string[] {
     `-DXB_NT_EXECVE=${NT_XBUILD_EXECVE}`,
     `-DXB_EXECVE_FLAG=${cString(EMULATOR_EXECVE_FLAG)}`,
     `-DXB_DPKG_HOOK=${cString(abs(DPKG_HOOK))}`,
+    `-DXB_GUEST_ARCHES=${guestArchTable()}`,
+    `-DXB_GUEST_NAMES=${cString(QEMU_ARCHES.join(', '))}`,
   ];
+}
+
+/** The contract's GUEST_ELF as a C initialiser: {{class, data, machine, "target"}, ...} (ELFCLASS32 1/64 2, ELFDATA2LSB 1/MSB 2). */
+export function guestArchTable(): string {
+  return `{${QEMU_ARCHES.map((a) => {
+    const g = GUEST_ELF[a];
+    return `{${g.class === 32 ? 1 : 2},${g.endianness === 'little' ? 1 : 2},${g.machine},${cString(a)}}`;
+  }).join(',')}}`;
 }
 
 /** Finds shims/ of this package from the module's location (src/shims/ or dist/). */

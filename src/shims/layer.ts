@@ -18,6 +18,8 @@ export interface XbuildLayerInputs {
   emulatorPath: string;
   /** Host path of the built host-native shim binary. */
   shimPath: string;
+  /** Sibling emulators (wrap --extra-emulators): target -> host path of its qemu-<target>-static. */
+  extraEmulators?: Partial<Record<QemuArch, string>>;
 }
 
 /** Directories the layer carries: the parents of every file, and the (empty) state directory. */
@@ -82,5 +84,10 @@ export async function xbuildLayerEntries(inputs: XbuildLayerInputs): Promise<Lay
       content: async () => createReadStream(emulatorPath),
     },
   ];
+  for (const [extra, path] of Object.entries(inputs.extraEmulators ?? {}) as [QemuArch, string][]) {
+    if (extra === arch) continue;
+    const size = await checkEmulator(path, extra);
+    entries.push({ path: emulatorInImage(extra), type: 'file', mode: 0o755, size, content: async () => createReadStream(path) });
+  }
   return entries.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }

@@ -3,10 +3,10 @@ import { EM_ARM, machineName } from '../elf/constants.ts';
 import { findNote } from '../elf/inspect.ts';
 import type { FsView } from '../layer/fs-view.ts';
 import type { ImageConfig } from '../oci/model.ts';
-import { qemuArchFor } from '../oci/platform.ts';
+import { EMULATED_PLATFORMS, qemuArchFor } from '../oci/platform.ts';
 import {
   CROSS_BUILD_END, CROSS_BUILD_START, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, STATE_FILE, XBUILD_NOTE_NAME, emulatorInImage,
-  DPKG_HOOK,
+  DPKG_HOOK, emulatorFileName, qemuArchOfElf,
 } from '../contract/in-image.ts';
 import { hostBinaryProblems, NOTE_TYPE_OF, type HostBinaryRole } from '../contract/host-binary.ts';
 import type { ContentInfo } from './collect.ts';
@@ -26,6 +26,8 @@ export interface RuleOptions {
 
 export interface Checked {
   emulator?: string;
+  /** Sibling emulators beside the image's own (wrap --extra-emulators), checked like it. */
+  extraEmulators: string[];
   /** Description of the emulator's xbuild note ("execve-intercept series=1 qemu=10.0.13"), when present. */
   emulatorNote?: string;
   shims: string[];
@@ -45,12 +47,13 @@ const fix = {
 /** Every path the rules read content from (resolved and, when needed, read again by collect.readResolved). */
 export function pathsToRead(view: FsView<ContentInfo>, config: ImageConfig): string[] {
   const qarch = qemuArchFor(config.architecture, config.variant);
-  return [...(qarch ? [emulatorInImage(qarch)] : []), CROSS_BUILD_START, CROSS_BUILD_END, STATE_FILE, ...shellPathsToRead(view)];
+  const extra = [...view.paths()].filter((p) => EMULATOR_PATH.test(p) && (!qarch || p !== emulatorInImage(qarch))).sort();
+  return [...(qarch ? [emulatorInImage(qarch)] : []), ...extra, CROSS_BUILD_START, CROSS_BUILD_END, STATE_FILE, ...shellPathsToRead(view)];
 }
 
 export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: RuleOptions = {}): { findings: Finding[]; checked: Checked } {
   const out: Finding[] = [];
-  const checked: Checked = { shims: [], shimNotes: {}, shells: [], sampled: [] };
+  const checked: Checked = { extraEmulators: [], shims: [], shimNotes: {}, shells: [], sampled: [] };
   const platform = `${config.os}/${config.architecture}${config.variant ? `/${config.variant}` : ''}`;
   const expected = expectedElfFor(config.architecture, config.variant);
   const qarch = qemuArchFor(config.architecture, config.variant);
@@ -59,8 +62,8 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
   if (opts.final) {
     // a shipped image carries no emulator: final.ts checks that nothing of xbuild is left
   } else if (!qarch) {
-    out.push(finding('platform-not-emulated', undefined, `the image platform ${platform} is not one xbuild emulates (arm, arm64)`,
-      'verify an ARM image, or pick one entry of an index with --platform linux/arm/v7'));
+    out.push(finding('platform-not-emulated', undefined, `the image platform ${platform} is not one xbuild emulates (${EMULATED_PLATFORMS})`,
+      'verify an image of an emulated platform, or pick one entry of an index with --platform linux/arm/v7'));
   } else {
     const path = emulatorInImage(qarch);
     checked.emulator = path;
@@ -71,6 +74,12 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
     if (problems.includes('missing') && others.length > 0) {
       out.push(finding('emulator-wrong-arch', others[0], `found ${others.join(', ')}, which emulates another architecture than ${platform}`,
         `wrap the image for its own platform: ${platform} needs ${path}`));
+    } else {
+      // sibling emulators (wrap --extra-emulators) must be xbuild's too: the image's emulator hands programs to them
+      for (const other of others) {
+        checkHostBinary(view, other, 'emulator', out);
+        checked.extraEmulators.push(other);
+      }
     }
   }
 
@@ -114,7 +123,15 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
     if (sample.length === 0) {
       out.push(finding('platform-no-elf-sample', undefined, `no ELF files in /bin or /usr/bin to compare with ${platform}`, 'nothing to do for images without binaries'));
     } else {
-      checkPlatform(sample, expected, platform, out);
+      // files of a target whose sibling emulator the image carries (wrap --extra-emulators) are expected there
+      const siblings = new Set(checked.extraEmulators.map((p) => p.slice(p.lastIndexOf('/') + 1)));
+      const ofSibling = (e: Sampled['elf']) => { const a = qemuArchOfElf(e); return a !== undefined && siblings.has(emulatorFileName(a)); };
+      const own = sample.filter((x) => !(x.elf.machine !== expected.machine && ofSibling(x.elf)));
+      const sib = sample.filter((x) => !own.includes(x));
+      if (sib.length > 0) {
+        out.push(finding('platform-sibling-files', sib[0]!.path, `${sib.length} sampled file(s) are for a sibling emulator the image carries (${sib.slice(0, 3).map((x) => `/${x.path}`).join(', ')}): not compared with ${platform}`, 'nothing to do: the image\'s emulator hands them to the sibling'));
+      }
+      checkPlatform(own, expected, platform, out);
     }
   }
   return { findings: out, checked };
@@ -201,6 +218,35 @@ function checkPlatform(sample: Sampled[], exp: ExpectedElf, platform: string, ou
   const wrongClass = same.filter((s) => s.elf.class !== exp.class);
   if (wrongClass.length > 0) {
     out.push(finding('platform-class-mismatch', wrongClass[0]!.path, `config says ${platform} (ELF${exp.class}) but ${wrongClass.length} sampled files are ELF${wrongClass[0]!.elf.class}: ${list(wrongClass)}`, fixPlatform));
+  }
+  const wrongOrder = same.filter((s) => s.elf.endianness !== exp.endianness);
+  if (wrongOrder.length > 0) {
+    out.push(finding('platform-endianness-mismatch', wrongOrder[0]!.path,
+      `config says ${exp.label} (${exp.endianness}-endian) but ${wrongOrder.length} of ${same.length} sampled ${describeMachine(exp.machine)} files are ${wrongOrder[0]!.elf.endianness}-endian: ${list(wrongOrder)}`, fixPlatform));
+  }
+  const fit = same.filter((s) => s.elf.class === exp.class && s.elf.endianness === exp.endianness);
+  if (exp.riscvFloatAbi) {
+    const want = exp.riscvFloatAbi;
+    const wrongFloat = fit.filter((s) => s.elf.riscv && s.elf.riscv.floatAbi !== want);
+    if (wrongFloat.length > 0) {
+      out.push(finding('platform-float-abi-mismatch', wrongFloat[0]!.path,
+        `config says ${exp.label} but ${wrongFloat.length} of ${fit.length} sampled RISC-V files use the ${wrongFloat[0]!.elf.riscv!.floatAbi}-float ABI (e_flags 0x${wrongFloat[0]!.elf.flags.toString(16)}): ${list(wrongFloat)}`,
+        'Debian and the official riscv64 images are lp64d; an image of another float ABI is not linux/riscv64 as runtimes expect it: rebuild it for lp64d'));
+    }
+  }
+  if (exp.ppc64Abi !== undefined) {
+    const want = exp.ppc64Abi;
+    const wrongAbi = fit.filter((s) => s.elf.ppc64 && s.elf.ppc64.abiVersion !== 0 && s.elf.ppc64.abiVersion !== want);
+    if (wrongAbi.length > 0) {
+      out.push(finding('platform-abi-mismatch', wrongAbi[0]!.path,
+        `config says ${exp.label} but ${wrongAbi.length} of ${fit.length} sampled ppc64 files are ELFv${wrongAbi[0]!.elf.ppc64!.abiVersion}: ${list(wrongAbi)}`, fixPlatform));
+    }
+    const unsaid = fit.filter((s) => !s.elf.ppc64 || s.elf.ppc64.abiVersion === 0);
+    if (unsaid.length > 0) {
+      out.push(finding('platform-not-checked', unsaid[0]!.path,
+        `not checked for ${platform}: the ABI of ${unsaid.length} ppc64 file(s) whose e_flags do not say ELFv1 or ELFv2: ${list(unsaid)}`,
+        'nothing proves these files fit ELFv2: check them by hand'));
+    }
   }
   if (exp.machine !== EM_ARM) return;
   // what could not be judged is said, never passed silently

@@ -39,13 +39,23 @@ export interface XbuildLayerSourceOptions extends EmulatorLookup {
   emulatorPath?: (arch: QemuArch) => Promise<string>;
   /** Host-native shim binary (a path, or a function building/finding it); default: `xbuild-shim` beside the emulator. */
   shimPath?: string | (() => Promise<string>);
+  /**
+   * wrap --extra-emulators: sibling emulators added beside the image's own (an
+   * arm64 image holding 32-bit ARM programs gets qemu-arm-static; the aarch64
+   * emulator hands such programs to it, patches/0010). The image's own target is skipped.
+   */
+  extraEmulators?: QemuArch[];
 }
 
 export function xbuildLayerSource(opts: XbuildLayerSourceOptions): LayerSource {
   return async (arch) => {
     const emulatorPath = opts.emulatorPath ? await opts.emulatorPath(arch) : await findEmulator(arch, opts);
     const shimPath = typeof opts.shimPath === 'function' ? await opts.shimPath() : opts.shimPath ?? join(emulatorPath, '..', 'xbuild-shim');
-    const entries = await opts.entries({ arch, emulatorPath, shimPath });
+    const extra: Partial<Record<QemuArch, string>> = {};
+    for (const a of opts.extraEmulators ?? []) {
+      if (a !== arch) extra[a] = opts.emulatorPath ? await opts.emulatorPath(a) : await findEmulator(a, opts);
+    }
+    const entries = await opts.entries({ arch, emulatorPath, shimPath, ...(Object.keys(extra).length ? { extraEmulators: extra } : {}) });
     return { entries, qemuVersion: await emulatorVersion(emulatorPath) };
   };
 }

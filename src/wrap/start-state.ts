@@ -15,7 +15,7 @@ import { walkImageLayer, type ContentSink, type WalkEntry } from '../layer/walk.
 import type { LayerEntry } from '../layer/entry.ts';
 import type { Layer } from '../oci/model.ts';
 import type { QemuArch } from '../oci/platform.ts';
-import { CROSS_BUILD_START, DPKG_HOOK, ORIGINAL_SUFFIX, STATE_FILE } from '../contract/in-image.ts';
+import { CROSS_BUILD_START, DPKG_HOOK, ORIGINAL_SUFFIX, STATE_FILE, qemuArchOfElf } from '../contract/in-image.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 
 /** The shells cross-build-start considers besides /bin/sh and /etc/shells (xbuild-shim.c `usual`). */
@@ -45,11 +45,9 @@ export interface StartState {
 }
 
 function qemuArchOfHead(head: Buffer | undefined): QemuArch | undefined {
-  if (!head || head.length < 20 || head.readUInt32BE(0) !== 0x7f454c46 || head[5] !== 1) return undefined;
-  const machine = head.readUInt16LE(18);
-  if (head[4] === 1 && machine === 40) return 'arm';
-  if (head[4] === 2 && machine === 183) return 'aarch64';
-  return undefined;
+  if (!head || head.length < 20 || head.readUInt32BE(0) !== 0x7f454c46 || (head[5] !== 1 && head[5] !== 2) || (head[4] !== 1 && head[4] !== 2)) return undefined;
+  const big = head[5] === 2;
+  return qemuArchOfElf({ class: head[4] === 1 ? 32 : 64, endianness: big ? 'big' : 'little', machine: big ? head.readUInt16BE(18) : head.readUInt16LE(18) });
 }
 
 async function readView(layers: Layer[]): Promise<FsView<Facts>> {

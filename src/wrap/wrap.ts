@@ -9,7 +9,7 @@ import type { Descriptor, Image, ImageConfig, ImageIndex, ImageOrIndex, Index, L
 import { appendLayer } from '../oci/append.ts';
 import type { LayerEntry } from '../layer/entry.ts';
 import { buildLayer } from '../layer/build.ts';
-import { emulationFor, formatPlatform, matchPlatform, normalizePlatform } from '../oci/platform.ts';
+import { EMULATED_PLATFORMS, QEMU_ARCHES, emulationFor, formatPlatform, matchPlatform, normalizePlatform } from '../oci/platform.ts';
 import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, gzipLayerMediaTypeFor, isIndexMediaType } from '../oci/media-types.ts';
 import { isAttestationOrUnknown, isRunnableManifest, validateImageOrIndex } from '../oci/manifest.ts';
 import { entryFor, indexOf } from '../oci/index-of.ts';
@@ -61,7 +61,8 @@ export interface WrapResult {
 /** created_by of the added history entry: "xbuild wrap (qemu-arm-static, cross-build-start, cross-build-end)". */
 export function historyCreatedBy(qemuArch: QemuArch, entries: LayerEntry[]): string {
   const paths = new Set(entries.map((e) => e.path));
-  const parts = [emulatorInImage(qemuArch), CROSS_BUILD_START, CROSS_BUILD_END].filter((p) => paths.has(p)).map((p) => posix.basename(p));
+  const siblings = QEMU_ARCHES.filter((a) => a !== qemuArch).map(emulatorInImage);
+  const parts = [emulatorInImage(qemuArch), ...siblings, CROSS_BUILD_START, CROSS_BUILD_END].filter((p) => paths.has(p)).map((p) => posix.basename(p));
   return `xbuild wrap (${parts.join(', ')})`;
 }
 
@@ -133,7 +134,7 @@ async function wrapIndex(base: Index, ctx: Ctx): Promise<WrapResult> {
   if (!entries.some((e) => e.action === 'wrapped')) {
     const plats = runnable.map((d) => formatPlatform(d.platform!)).join(', ') || 'no runnable platform';
     throw new XbuildError('UNSUPPORTED', `${base.name} has nothing to wrap: it holds ${plats}, none of which needs an emulator on this ${hostArch} host`, {
-      hint: 'wrap an index or image for linux/arm/v5, v6, v7 or linux/arm64',
+      hint: `wrap an index or image for ${EMULATED_PLATFORMS}`,
     });
   }
   const baseDigest = await base.digest();
@@ -179,7 +180,7 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx,
   const emu = emulationFor(platform, ctx.opts.hostArch ?? 'amd64');
   if (emu.kind === 'native') {
     throw new XbuildError('UNSUPPORTED', `${base.name} is ${formatPlatform(platform)}, which runs natively on this host: there is nothing to emulate`, {
-      hint: 'wrap an ARM image (linux/arm/v5, v6, v7 or linux/arm64), e.g. arm32v7/debian or arm64v8/debian',
+      hint: `wrap an image for a platform xbuild emulates (${EMULATED_PLATFORMS}), e.g. arm32v7/debian or riscv64/debian`,
     });
   }
   if (emu.kind === 'unsupported') throw new XbuildError('UNSUPPORTED', `cannot wrap ${base.name}: ${emu.reason}`);

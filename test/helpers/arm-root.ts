@@ -9,14 +9,16 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { QemuArch } from '../../src/oci/platform.ts';
 
-export type DebArch = 'armhf' | 'arm64' | 'armel';
+export type DebArch = 'armhf' | 'arm64' | 'armel' | 'riscv64' | 'ppc64el' | 's390x';
 export type RootFlavor = 'debian-dash' | 'debian-bash' | 'busybox';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIXTURE_SCRIPTS = join(REPO_ROOT, 'scripts', 'fixtures');
 
+const QEMU_ARCH_OF_DEB: Record<DebArch, QemuArch> = { armhf: 'arm', armel: 'arm', arm64: 'aarch64', riscv64: 'riscv64', ppc64el: 'ppc64le', s390x: 's390x' };
+
 export function qemuArchOf(arch: DebArch): QemuArch {
-  return arch === 'arm64' ? 'aarch64' : 'arm';
+  return QEMU_ARCH_OF_DEB[arch];
 }
 
 /** Runs scripts/fixtures/<script> and returns its last stdout line (the path it printed). */
@@ -42,6 +44,15 @@ export function armRootPath(arch: DebArch, flavor: RootFlavor): Promise<string> 
 /** A fresh, writable copy of an ARM root tree in a new temporary directory (remove it with removeTree). */
 export async function armRoot(arch: DebArch, flavor: RootFlavor): Promise<string> {
   return copyTree(await armRootPath(arch, flavor), `xbuild-root-${arch}-${flavor}-`);
+}
+
+/** Root trees of scripts/fixtures/debian-rootfs.sh (riscv64 from trixie, ppc64el/s390x from bookworm; arm64-armhf: an arm64 tree with armhf multiarch busybox). */
+export type NewRootFlavor = 'debian-dash' | 'arm64-armhf';
+export function debianRootPath(arch: DebArch, flavor: NewRootFlavor = 'debian-dash'): Promise<string> {
+  return runFixtureScript('debian-rootfs.sh', [arch, flavor, '--print-path']);
+}
+export async function debianRoot(arch: DebArch, flavor: NewRootFlavor = 'debian-dash'): Promise<string> {
+  return copyTree(await debianRootPath(arch, flavor), `xbuild-root-${arch}-${flavor}-`);
 }
 
 /** Directory of the cross-compiled test programs (test/fixtures/c): <name> (dynamic) and <name>-static. */

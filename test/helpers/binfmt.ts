@@ -35,9 +35,11 @@ export async function readArmBinfmt(dir = BINFMT_DIR): Promise<BinfmtState> {
       return { kind: 'unknown', reason: `handler ${n} in ${dir} is not readable (${(err as NodeJS.ErrnoException).code ?? String(err)})` };
     }
     if (!/^enabled/m.test(text)) continue;
-    // magic of ELF32 LE EM_ARM (0x28) / ELF64 LE EM_AARCH64 (0xb7) at offset 18
+    // magic of ELF32 LE EM_ARM (0x28) / ELF64 LE EM_AARCH64 (0xb7), EM_RISCV (0xf3), EM_PPC64 (0x15) at
+    // offset 18, or ELF64 BE EM_S390 (0x0016): every target xbuild emulates
     const magic = text.split('\n').find((l) => l.startsWith('magic')) ?? '';
-    if ((/magic 7f454c46(01|02)01/.test(magic) && /(2800|b700)/.test(magic)) || /qemu-(arm|aarch64)/.test(text)) found.push(n);
+    if ((/magic 7f454c46(01|02)01/.test(magic) && /(2800|b700|f300|1500)$/.test(magic.slice(0, 46))) || /magic 7f454c460202.{26}0016/.test(magic)
+      || /qemu-(arm|aarch64|riscv64|ppc64le|s390x)\b/.test(text)) found.push(n);
   }
   return { kind: 'listed', armHandlers: found };
 }
