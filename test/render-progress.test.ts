@@ -51,3 +51,10 @@ test('prefix and byte-line options (xbuild qemu build: "xbuild: " lines, a line 
   createProgressRenderer({ out: tty.s, isTTY: true, prefix: 'xbuild: ' })({ kind: 'step', message: 'building' });
   t.regex(tty.text(), /xbuild: building\n/);
 });
+
+test('counted work (a QEMU build) is shown as steps, not bytes', (t) => {
+  const { s, text } = sink();
+  const r = createProgressRenderer({ out: s, isTTY: false, byteLines: 10 });
+  r({ kind: 'bytes', id: 'ninja', label: 'compiling', done: 63, total: 629, unit: 'steps' });
+  t.is(text(), 'compiling: 63/629 steps\n');
+});

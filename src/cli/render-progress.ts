@@ -21,6 +21,12 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }
 
+/** "1.20 MB/3.00 MB", or "63/629 steps" for counted work. */
+function formatAmount(ev: Extract<ProgressEvent, { kind: 'bytes' }>): string {
+  if (ev.unit === 'steps') return `${ev.done}${ev.total ? `/${ev.total}` : ''} steps`;
+  return `${formatBytes(ev.done)}${ev.total ? `/${formatBytes(ev.total)}` : ''}`;
+}
+
 export function createProgressRenderer(opts: RenderOptions): OnProgress {
   if (opts.quiet) return () => {};
   const prefix = opts.prefix ?? '';
@@ -40,7 +46,7 @@ function plainRenderer(out: Writable, prefix: string, steps: number): OnProgress
         const q = Math.floor((ev.done / ev.total) * steps);
         if (q > (lastQuarter.get(ev.id) ?? 0) && q < steps) {
           lastQuarter.set(ev.id, q);
-          out.write(`${ev.label}: ${formatBytes(ev.done)}/${formatBytes(ev.total)}\n`);
+          out.write(`${ev.label}: ${formatAmount(ev)}\n`);
         }
       }
     }
@@ -70,7 +76,7 @@ function ttyRenderer(out: Writable, prefix: string): OnProgress {
         const width = 30;
         const frac = ev.total ? Math.min(1, ev.done / ev.total) : 0;
         const bar = ev.total ? `[${'='.repeat(Math.floor(frac * width)).padEnd(width)}] ` : '';
-        set(ev.id, `${ev.label}: ${bar}${formatBytes(ev.done)}${ev.total ? `/${formatBytes(ev.total)}` : ''}`);
+        set(ev.id, `${ev.label}: ${bar}${formatAmount(ev)}`);
       }
     }
   };

@@ -106,7 +106,7 @@ export async function buildEmulators(o: BuildOptions): Promise<BuildResult> {
       cwd: bdir, env, log, code: 'QEMU_BUILD',
       onLine: (l) => {
         const m = /^\[(\d+)\/(\d+)\]/.exec(l);
-        if (m) progress({ kind: 'bytes', id: 'ninja', label: 'compiling', done: Number(m[1]), total: Number(m[2]) });
+        if (m) progress({ kind: 'bytes', id: 'ninja', label: 'compiling', done: Number(m[1]), total: Number(m[2]), unit: 'steps' });
       },
     });
     const out = join(work, 'out');
