@@ -12,5 +12,7 @@ version=$(sed -n "s/^ *version: '\([0-9.]*\)',$/\1/p" src/qemu/pinned.ts)
 [ -n "$version" ] || { echo "build-emulators: cannot read the pinned version from src/qemu/pinned.ts" >&2; exit 2; }
 dir=$(bash scripts/fetch-debian-source.sh sid qemu "$version")
 dsc=$(ls "$dir"/qemu_*.dsc | sort -V | tail -n1)
-[ -f bin/xbuild.mjs ] && [ -f dist/xbuild.mjs ] || node scripts/build.mjs
+# Always rebuild the bundle (a second or two): a stale dist/ carries an old
+# SERIES_VERSION and refuses the freshly built emulators after the whole build.
+node scripts/build.mjs
 exec node bin/xbuild.mjs qemu build --source "$dsc" "$@"
