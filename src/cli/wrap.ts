@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { XbuildError } from '../errors.ts';
 import { XBUILD_VERSION } from '../version.ts';
+import { join } from 'node:path';
+import { cacheRoot } from '../cache-root.ts';
 import { ociArchFromNode, parsePlatformList } from '../oci/platform.ts';
 import { parseOutputSpec } from '../open/output.ts';
 import { runWrap, type WrapRequest } from '../wrap/run-wrap.ts';
@@ -50,6 +52,7 @@ interface WrapFlags {
   json?: boolean;
   start?: boolean;
   timeout?: string;
+  layerCache?: boolean;
 }
 
 /** Seconds from a flag or environment variable (positive number) -> ms. */
@@ -67,6 +70,7 @@ export function registerWrap(program: Command, ctx: CliContext): void {
     .addOption(new Option('-q, --quiet', 'no progress output'))
     .option('--json', 'print the resulting references and digests as JSON on stdout')
     .option('--start', 'leave the image in cross-build mode (as RUN ["cross-build-start"] would): a Dockerfile needs no xbuild line; run `xbuild unwrap` on the result')
+    .option('--no-layer-cache', 'build the xbuild layer afresh instead of reusing the one cached under <cache root>/layers (keyed by the emulator, shim and options; checked on every use)')
     .option('--timeout <seconds>', 'give up when the whole command takes longer (default: no limit; per blob: XBUILD_BLOB_TIMEOUT, default 1800; no data: XBUILD_STALL_TIMEOUT, default 60)')
     .addHelpText('after', HELP_AFTER + FORMATS_HELP)
     .action(async (image: string, flags: WrapFlags) => {
@@ -112,5 +116,6 @@ export function wrapRequest(image: string, flags: WrapFlags, ctx: Pick<CliContex
     },
     xbuildVersion: XBUILD_VERSION,
     ...(flags.start ? { start: true } : {}),
+    ...(flags.layerCache !== false ? { layerCacheDir: join(cacheRoot(ctx.env), 'layers') } : {}),
   };
 }
