@@ -3,6 +3,7 @@
 // PRoot -q, on a Debian armhf tree. Prints a table and ratios from one run.
 //
 //   npx tsx bench/exec/run.ts            (npm run bench:exec)
+//   npx tsx bench/exec/run.ts --profile  (where one exec's time goes: bench/exec/profile.ts)
 //   XBUILD_BENCH_EXECS=300 XBUILD_BENCH_REPS=5 npx tsx bench/exec/run.ts
 //
 // Workload: a guest dash loop running N execs of a program, minus the same loop
@@ -13,6 +14,7 @@ import { assertNoArmBinfmt } from '../../test/helpers/binfmt.ts';
 import { findEmulator } from '../../test/helpers/emulators.ts';
 import { GUEST_PATH, prepareGuest, runHost, type Guest, type RunResult } from '../../test/helpers/guest.ts';
 import { removeTree } from '../../test/helpers/arm-root.ts';
+import { profileExec } from './profile.ts';
 
 const N = Number(process.env.XBUILD_BENCH_EXECS ?? 100);
 const REPS = Number(process.env.XBUILD_BENCH_REPS ?? 3);
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
   console.log('host binfmt_misc: no ARM handler (checked after the run)');
 }
 
-main().catch((err: unknown) => {
+(process.argv.includes('--profile') ? profileExec() : main()).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
   process.exitCode = 1;
 });
