@@ -123,3 +123,18 @@ test('the bundled bin runs wrap (bundle built by npm test / scripts/build.mjs)',
   t.is(err.code, 2);
   t.regex(err.stderr ?? "", /^xbuild: .*runs natively/m);
 });
+
+test('layer cache: a fresh key is built and stored, the next wrap reads it back, --no-layer-cache builds afresh; same image every time', async (t) => {
+  // a SOURCE_DATE_EPOCH no other run uses: the first wrap is a miss whatever the shared cache holds
+  const env = { SOURCE_DATE_EPOCH: String(1_600_000_000 + Math.floor(Math.random() * 1e8)) };
+  const wrap = (name: string, extra: string[] = []) => cli([`oci:${f}/armhf`, '--qemu-dir', qemuDir, '--output', `type=oci,dest=${join(tmp, name)}`, '-t', 'x:1', ...extra], env);
+  const miss = await wrap('lc1');
+  const hit = await wrap('lc2');
+  const off = await wrap('lc3', ['--no-layer-cache']);
+  for (const r of [miss, hit, off]) t.is(r.code, 0, r.stderr);
+  t.regex(miss.stderr, /xbuild layer: built and stored in the layer cache/);
+  t.regex(hit.stderr, /xbuild layer: from the layer cache/);
+  t.notRegex(off.stderr, /layer cache/);
+  const digests = [miss, hit, off].map((r) => r.stdout.trim().split('@')[1]);
+  t.is(new Set(digests).size, 1, digests.join(' '));
+});

@@ -1,6 +1,8 @@
 import { Command, Option } from 'commander';
 import { XbuildError } from '../errors.ts';
 import { XBUILD_VERSION } from '../version.ts';
+import { join } from 'node:path';
+import { cacheRoot } from '../cache-root.ts';
 import { ociArchFromNode, parsePlatformList, parseQemuArch, QEMU_ARCHES, type QemuArch } from '../oci/platform.ts';
 import { parseOutputSpec } from '../open/output.ts';
 import { runWrap, type WrapRequest } from '../wrap/run-wrap.ts';
@@ -53,6 +55,7 @@ interface WrapFlags {
   start?: boolean;
   timeout?: string;
   extraEmulators?: string;
+  layerCache?: boolean;
 }
 
 /** Seconds from a flag or environment variable (positive number) -> ms. */
@@ -71,6 +74,7 @@ export function registerWrap(program: Command, ctx: CliContext): void {
     .option('--json', 'print the resulting references and digests as JSON on stdout')
     .option('--start', 'leave the image in cross-build mode (as RUN ["cross-build-start"] would): a Dockerfile needs no xbuild line; run `xbuild unwrap` on the result')
     .option('--extra-emulators <list>', `also add these emulators (QEMU targets: ${QEMU_ARCHES.join(', ')}) beside the image's own, for programs of another architecture inside it, e.g. arm for armhf programs in an arm64 image`)
+    .option('--no-layer-cache', 'build the xbuild layer afresh instead of reusing the one cached under <cache root>/layers (keyed by the emulator, shim and options; checked on every use)')
     .option('--timeout <seconds>', 'give up when the whole command takes longer (default: no limit; per blob: XBUILD_BLOB_TIMEOUT, default 1800; no data: XBUILD_STALL_TIMEOUT, default 60)')
     .addHelpText('after', HELP_AFTER + FORMATS_HELP)
     .action(async (image: string, flags: WrapFlags) => {
@@ -130,5 +134,6 @@ export function wrapRequest(image: string, flags: WrapFlags, ctx: Pick<CliContex
     },
     xbuildVersion: XBUILD_VERSION,
     ...(flags.start ? { start: true } : {}),
+    ...(flags.layerCache !== false ? { layerCacheDir: join(cacheRoot(ctx.env), 'layers') } : {}),
   };
 }

@@ -15,6 +15,8 @@ export interface WrapRequest extends ImageRequest {
   xbuildVersion: string;
   /** Leave the wrapped image in cross-build mode (wrap --start). */
   start?: boolean;
+  /** Cache of built xbuild layers (the CLI: <cache root>/layers unless --no-layer-cache). */
+  layerCacheDir?: string;
   /** Deadlines: the whole command, one blob download, and silence on a connection. */
   timeouts?: { commandMs?: number; blobMs?: number; stallMs?: number };
 }
@@ -64,6 +66,7 @@ async function wrapWith(req: WrapRequest, deps: WrapDeps, session: ImageSession,
   const result = await wrapImage(base, {
     baseName, layerSource: deps.layerSource, platforms: req.platforms, hostArch: req.hostArch,
     sourceDateEpoch: req.sourceDateEpoch, xbuildVersion: req.xbuildVersion, onProgress, ...(req.start ? { start: true } : {}),
+    ...(req.layerCacheDir ? { layerCacheDir: req.layerCacheDir } : {}),
   });
   const { single, outputs } = await deliverImage(result.image, outs, {
     baseRef, mountedFrom, pushClient, onProgress, name: baseName, what: `wrapping ${baseName}`,

@@ -8,7 +8,7 @@ import { posix } from 'node:path';
 import type { Descriptor, Image, ImageConfig, ImageIndex, ImageOrIndex, Index, Layer, Platform } from '../oci/model.ts';
 import { appendLayer } from '../oci/append.ts';
 import type { LayerEntry } from '../layer/entry.ts';
-import { buildLayer } from '../layer/build.ts';
+import { buildLayerCached } from '../layer/layer-cache.ts';
 import { EMULATED_PLATFORMS, QEMU_ARCHES, emulationFor, formatPlatform, matchPlatform, normalizePlatform } from '../oci/platform.ts';
 import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, gzipLayerMediaTypeFor, isIndexMediaType } from '../oci/media-types.ts';
 import { isAttestationOrUnknown, isRunnableManifest, validateImageOrIndex } from '../oci/manifest.ts';
@@ -46,6 +46,8 @@ export interface WrapOptions {
   xbuildVersion: string;
   /** Leave the image in cross-build mode (the state cross-build-start leaves, computed from the base). */
   start?: boolean;
+  /** Directory of built xbuild layers keyed by their inputs (src/layer/layer-cache.ts); undefined = build every time. */
+  layerCacheDir?: string;
   onProgress?: OnProgress;
 }
 
@@ -202,7 +204,10 @@ export async function appendXbuildLayer(base: Image, baseName: string, ctx: Ctx,
         ctx.onProgress({ kind: 'step', message: `cross-build mode on from the start: ${st.swapped.join(', ')} swapped` });
         entries = st.entries;
       }
-      const layer = await buildLayer(entries, { sourceDateEpoch: ctx.opts.sourceDateEpoch, mediaType: layerMediaType });
+      const layer = await buildLayerCached(entries, {
+        sourceDateEpoch: ctx.opts.sourceDateEpoch, mediaType: layerMediaType, cacheDir: ctx.opts.layerCacheDir,
+        onCache: (e) => ctx.onProgress({ kind: 'step', message: e.kind === 'hit' ? 'xbuild layer: from the layer cache' : e.kind === 'miss' ? 'xbuild layer: built and stored in the layer cache' : `xbuild layer: built (${e.reason})` }),
+      });
       return { layer, spec };
     })();
     ctx.layers.set(key, built);

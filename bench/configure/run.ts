@@ -1,0 +1,113 @@
+// bench/configure (npm run bench:configure): a real `./configure` of Debian's
+// `hello` source in a debootstrapped bookworm tree with build-essential
+// (scripts/fixtures/debian-workload-tree.sh, stage installed), timed in one run,
+// interleaved per repetition, median of REPS:
+//   native           the host's own ./configure of the same source (for scale)
+//   stock + binfmt   Debian's STOCK static qemu-user of the same upstream version,
+//                    registered under binfmt_misc ONLY inside a new user namespace
+//   xbuild + binfmt  xbuild's emulator registered the same way (no -execve)
+//   xbuild shim      the real path: cross-build-start in the tree, then the host
+//                    kernel runs /bin/sh = the shim, which starts the emulator with
+//                    -execve on the original shell (no binfmt_misc at all)
+// and the ratios against stock + binfmt. The host's binfmt_misc is asserted to have
+// no ARM handler before and after.
+//   XBUILD_BENCH_REPS=3 XBUILD_CONFIGURE_ARCH=armhf npx tsx bench/configure/run.ts
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { promisify } from 'node:util';
+import { copyTree, qemuArchOf, REPO_ROOT, removeTree, runFixtureScript } from '../../test/helpers/arm-root.ts';
+import { assertNoArmBinfmt } from '../../test/helpers/binfmt.ts';
+import { findEmulator } from '../../test/helpers/emulators.ts';
+import { runHost, type RunResult } from '../../test/helpers/guest.ts';
+import { CHROOT_WRAPPER, GUEST_ENV, stockQemuPath, type WorkloadArch } from '../../test/helpers/workload.ts';
+import { installXbuildLayer } from '../../test/helpers/install-layer.ts';
+import { ensureShim } from '../../src/shims/build.ts';
+import { cacheRoot } from '../../src/cache-root.ts';
+
+const run = promisify(execFile);
+const ARCH = (process.env.XBUILD_CONFIGURE_ARCH ?? 'armhf') as WorkloadArch;
+const REPS = Number(process.env.XBUILD_BENCH_REPS ?? 3);
+const USERNS_ROOT = join(REPO_ROOT, 'bench', 'workloads', 'userns-root.sh');
+const BINFMT: Record<WorkloadArch, [string, string]> = {
+  armhf: [String.raw`\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00`,
+    String.raw`\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`],
+  arm64: [String.raw`\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00`,
+    String.raw`\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`],
+};
+// a fresh copy of the source each time; configure's own output to a log; "configured" on success
+const SCRIPT = 'rm -rf /tmp/h && cp -a /root/hello /tmp/h && cd /tmp/h && { ./configure >/tmp/h.log 2>&1 || { tail -n 20 /tmp/h.log; exit 1; }; } && echo configured';
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
+
+function binfmtRun(root: string, emulator: string, script: string): Promise<RunResult> {
+  const [magic, mask] = BINFMT[ARCH];
+  const register = `:xbuild-cfg-${ARCH}:M::${magic}:${mask}:${emulator}:OPF`;
+  const wrapper = `set -e; mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc; printf '%s' "$1" > /proc/sys/fs/binfmt_misc/register; shift; ${CHROOT_WRAPPER}`;
+  return runHost(['bash', USERNS_ROOT, '/bin/sh', '-c', wrapper, 'sh', register, root, '/bin/sh', '-c', script], { env: GUEST_ENV, timeoutMs: 3_600_000 });
+}
+
+function shimRun(root: string, argv: string[]): Promise<RunResult> {
+  return runHost(['unshare', '--mount', '--pid', '--fork', '--', '/bin/sh', '-c', CHROOT_WRAPPER, 'sh', root, ...argv], { env: GUEST_ENV, timeoutMs: 3_600_000 });
+}
+
+async function main(): Promise<void> {
+  await assertNoArmBinfmt();
+  const q = qemuArchOf(ARCH);
+  const xbuildEmu = await findEmulator(q);
+  const version = /version (\d+\.\d+\.\d+)/.exec(execFileSync(xbuildEmu, ['-version'], { encoding: 'utf8' }))![1]!;
+  const stockEmu = join(process.env.XBUILD_STOCK_QEMU_DIR || await stockQemuPath(version), `qemu-${q}-static`);
+  const stockVersion = /version (\d+\.\d+\.\d+)/.exec(execFileSync(stockEmu, ['-version'], { encoding: 'utf8' }))?.[1];
+  if (stockVersion !== version) throw new Error(`stock ${stockEmu} is QEMU ${stockVersion}, xbuild's is ${version}: not comparable`);
+  const cached = await runFixtureScript('debian-workload-tree.sh', [ARCH, '--if-cached', '--stage', 'installed']).catch((e: Error) => {
+    throw new Error(`no cached installed workload tree for ${ARCH} (build it with scripts/fixtures/debian-workload-tree.sh ${ARCH} --print-path): ${e.message}`);
+  });
+  const root = await copyTree(cached.trim(), `xbuild-cfg-${ARCH}-`);
+  const hostSrc = await mkdtemp(join(tmpdir(), 'xb-cfg-native-'));
+  try {
+    const emuInGuest = `/usr/bin/qemu-${q}-static`;
+    await installXbuildLayer(root, { arch: q, emulatorPath: xbuildEmu, shimPath: await ensureShim({ cacheRoot: cacheRoot(process.env) }) });
+    await run('cp', ['-a', join(root, 'root/hello'), join(hostSrc, 'hello')]);
+    const modes: Array<[string, () => Promise<RunResult>]> = [
+      ['native (host ./configure)', () => runHost(['/bin/sh', '-c', `rm -rf ${hostSrc}/h && cp -a ${hostSrc}/hello ${hostSrc}/h && cd ${hostSrc}/h && ./configure >/dev/null && echo configured`], { env: GUEST_ENV, timeoutMs: 600_000 })],
+      ['stock QEMU + binfmt_misc (userns)', () => binfmtRun(root, stockEmu, SCRIPT)],
+      ['xbuild emulator + binfmt_misc (userns)', () => binfmtRun(root, join(root, emuInGuest), SCRIPT)],
+      ['xbuild through the shim (no binfmt)', async () => {
+        const on = await shimRun(root, ['/usr/bin/cross-build-start']);
+        if (on.code !== 0) return on;
+        try { return await shimRun(root, ['/bin/sh', '-c', SCRIPT]); } finally { await shimRun(root, ['/usr/bin/cross-build-end']); }
+      }],
+    ];
+    const times = new Map<string, number[]>(modes.map(([m]) => [m, []]));
+    const load0 = load();
+    for (let r = 0; r < REPS; r++) {
+      for (const [name, fn] of modes) {
+        const t0 = performance.now();
+        const res = await fn();
+        const s = (performance.now() - t0) / 1000;
+        if (res.code !== 0 || !res.stdout.includes('configured')) throw new Error(`${name}: exit ${res.code ?? res.signal}: ${`${res.stdout}\n${res.stderr}`.trim().slice(-1500)}`);
+        times.get(name)!.push(s);
+        console.error(`[${r + 1}/${REPS}] ${name}: ${s.toFixed(1)} s (load ${load()})`);
+      }
+    }
+    await assertNoArmBinfmt();
+    const stock = median(times.get(modes[1]![0])!);
+    console.log(`./configure of Debian's hello (bookworm ${ARCH} tree), median of ${REPS} interleaved runs; QEMU ${version}`);
+    console.log(`stock: ${stockEmu}\nxbuild: ${xbuildEmu}\nload average ${load0} at start, ${load()} at end; host binfmt_misc: no ARM handler (before and after)\n`);
+    console.log(`${'mode'.padEnd(42)}${'median s'.padStart(10)}${'x stock'.padStart(10)}   runs`);
+    for (const [name] of modes) {
+      const m = median(times.get(name)!);
+      console.log(`${name.padEnd(42)}${m.toFixed(1).padStart(10)}${(m / stock).toFixed(2).padStart(10)}   ${times.get(name)!.map((x) => x.toFixed(1)).join(' ')}`);
+    }
+  } finally {
+    await removeTree(root);
+    await rm(hostSrc, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,38 @@
+// Buckets of `perf report --sort dso,sym` lines for bench/exec/profile.ts: which part
+// of an emulated exec a sample belongs to, by DSO and QEMU/glibc symbol names.
+export const CATEGORIES = [
+  { id: 'kernel', label: 'kernel (exec, mmap/munmap, page faults, fork, syscalls)' },
+  { id: 'jit', label: 'translated guest code ([JIT] maps: guest execution)' },
+  { id: 'translate', label: 'translation (ARM front end, TCG optimiser, liveness, x86 back end)' },
+  { id: 'lookup', label: 'TB lookup + execution loop + helpers' },
+  { id: 'tables', label: 'TB hash table set-up and inserts (qht)' },
+  { id: 'mmap', label: 'guest memory map tracking (interval tree, page flags)' },
+  { id: 'libc', label: 'glibc in the emulator (malloc, memset, fork, ...)' },
+  { id: 'glib', label: 'glib (hash tables, arrays)' },
+  { id: 'other', label: 'other emulator code (start-up, syscalls, loader, unresolved)' },
+] as const;
+
+const RULES: Array<[string, RegExp]> = [
+  ['tables', /^qht_(map_create|insert|grow|do_resize|init)|^qht_map_/],
+  ['lookup', /^(cpu_exec|cpu_loop|helper_|qht_lookup|tb_lookup|tb_htable|tb_tc_cmp|tb_cmp|cpu_get_tb|cpu_tb_exec|page_get_flags|tcg_qemu_tb_exec|cpu_handle_)/],
+  ['translate', /^(tcg_|liveness_|la_|tb_gen_code|translator_|gen_|disas_|arm_tr_|thumb_tr_|aarch64_tr_|init_ts_info|reset_ts|opcode_args_ct|reachable_code_pass|temp_|fold_|finish_folding|finish_bb|finish_ebb|copy_propagate|do_constant_folding|init_call_layout|tb_target_|setup_jmp|encode_search|arm_gen_|vfp_|neon_|trans_|op_|store_reg|load_reg|arm_test_cc|disas|decode_|tgen_)/],
+  ['mmap', /^(interval_tree_|page_set_flags|pageflags_|target_mmap|target_munmap|target_mprotect|mmap_|page_check_range|q_tree_|g_tree_)/],
+  ['libc', /^(_int_|malloc|free|calloc|realloc|cfree|__mem|__str|_Fork|__libc|__malloc|__clone|__GI_|_IO_|__pthread|pthread_|__clock|__mmap|__mprotect|__munmap|syscall$|__readlink|__access|_dl_|__tunable|__sysconf|unlink_chunk|tcache_|sysmalloc|handle_amd|intel_check|init_cacheinfo|__init_cpu_features|_start)/],
+  ['glib', /^g_/],
+];
+
+/** Percent of samples per category id from `perf report -q --sort dso,sym -g none` output. */
+export function categorize(report: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const line of report.split('\n')) {
+    const m = /^\s*([\d.]+)%\s+(\S.*?)\s+\[([k.])\]\s+(\S+)/.exec(line);
+    if (!m) continue;
+    const [, pct, dso, kind, sym] = m;
+    let cat = 'other';
+    if (kind === 'k' || dso!.includes('kernel')) cat = 'kernel';
+    else if (dso!.startsWith('[JIT]')) cat = 'jit';
+    else for (const [c, re] of RULES) if (re.test(sym!)) { cat = c; break; }
+    out[cat] = (out[cat] ?? 0) + Number(pct);
+  }
+  return out;
+}
