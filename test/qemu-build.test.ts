@@ -204,14 +204,14 @@ test('cache hit: a second build of the same inputs runs nothing, says so, and --
     await writeFile(src, 'pretend tarball');
     const dir = await fakeEntry(root, src, { builtAt: '2026-01-01T00:00:00.000Z' });
     const events: string[] = [];
-    const r = await buildEmulators({ env: { XBUILD_CACHE_DIR: root }, source: src, out: join(root, 'out'), onProgress: (e) => { if (e.kind === 'log') events.push(e.message); } });
+    const r = await buildEmulators({ env: { XBUILD_CACHE_DIR: root }, source: src, targets: ['aarch64', 'arm'], out: join(root, 'out'), onProgress: (e) => { if (e.kind === 'log') events.push(e.message); } });
     t.true(r.cached);
     t.is(r.dir, dir);
     t.deepEqual(events, [`using cached build ${dir}`]);
     t.is(await readFile(join(root, 'out', 'qemu-arm-static'), 'utf8'), '#!/bin/sh\necho fake arm\n');
 
     const c = capture();
-    t.is(await runCli(['qemu', 'build', '--source', src], { ...c.ctx, env: { XBUILD_CACHE_DIR: root } }), 0, c.stderr());
+    t.is(await runCli(['qemu', 'build', '--source', src, '--targets', 'arm,aarch64'], { ...c.ctx, env: { XBUILD_CACHE_DIR: root } }), 0, c.stderr());
     t.is(c.stdout().split('\n')[0], `used the cache: qemu-aarch64-static, qemu-arm-static in ${dir}`);
     t.regex(c.stdout(), new RegExp(`\nshim: ${root}/shim/[0-9a-f]{20}/xbuild-shim\n$`), 'qemu build also builds the shim, so wrap compiles nothing');
 
