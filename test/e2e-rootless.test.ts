@@ -2,7 +2,7 @@
 // with subordinate ids, an empty HOME outside the repository and no C
 // compiler installs the release tarballs with npm, wraps fixture bases in a
 // registry on loopback, builds the example Dockerfiles with rootless buildah
-// and podman (and rootless dockerd where rootlesskit can run), pushes, and
+// and podman, pushes, and
 // `xbuild verify`s the result. Two workflows: classic (cross-build-start/-end
 // lines) and plain (`wrap --start`, no xbuild line, then `xbuild unwrap` and
 // `verify --final`). The buildah plain case runs README's GitLab recipe
@@ -13,7 +13,7 @@
 // Always on (representative, ~N min warm): busybox arm/v7 with buildah and
 // podman in both workflows, Debian armhf with buildah on native overlay (plain). The whole
 // matrix (busybox + Debian armhf + arm64, both workflows, buildah vfs and
-// overlay, podman, rootless dockerd): XBUILD_ROOTLESS_FULL=1.
+// overlay, podman): XBUILD_ROOTLESS_FULL=1. Rootless dockerd: docs/builders.md.
 import test from 'ava';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
