@@ -1,12 +1,14 @@
-// Issue 18 property test: generated docker-archives and OCI layouts, each a
-// valid linux/arm/v7 image with one field of one document (manifest.json,
-// config, manifest, index) replaced by a random JSON value, deleted, or made
-// huge, are fed to the built bundle's `wrap` and `verify` under a 256 MB heap.
-// The only allowed outcomes: exit 0 with a result skopeo reads (wrap), exit 1
-// with findings (verify), or exit 2 with exactly one `xbuild:` line. Never 70,
-// never a signal, never a hang.
+// Issue 18 property test: generated docker-archives, OCI layouts and registry
+// documents (the same layouts served by a loopback registry,
+// test/helpers/layout-registry.ts), each a valid linux/arm/v7 image with one
+// field of one document (manifest.json, config, manifest, index) replaced by
+// a random JSON value, deleted, or made huge, are fed to the built bundle's
+// `wrap`, `verify` and `unwrap` (of the source, and of wrap's result when
+// there is one) under a 256 MB heap. The only allowed outcomes: exit 0 with a
+// result skopeo reads (wrap, unwrap), exit 1 with findings (verify), or exit
+// 2 with exactly one `xbuild:` line. Never 70, never a signal, never a hang.
 //
-// CI runs a fixed-seed slice (a few runs); a longer campaign:
+// CI runs a fixed-seed slice (a few runs, each transport at least once); a longer campaign:
 //   HOSTILE_FUZZ_RUNS=300 HOSTILE_FUZZ_SEED=$RANDOM npx ava test/hostile-fuzz.test.ts
 import test from 'ava';
 import fc from 'fast-check';
@@ -17,6 +19,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REAL_CACHE, xbuildBin, type CliResult } from './helpers/hostile-cli.ts';
 import { baseParts, LayoutBuilder, standInQemuDir, writeDockerArchive, type BaseParts } from './helpers/hostile-inputs.ts';
+import { serveLayouts, type LayoutRegistry } from './helpers/layout-registry.ts';
 
 const RUNS = Number(process.env.HOSTILE_FUZZ_RUNS ?? 5);
 const SEED = Number(process.env.HOSTILE_FUZZ_SEED ?? 1818);
@@ -24,12 +27,14 @@ const SEED = Number(process.env.HOSTILE_FUZZ_SEED ?? 1818);
 let tmp: string;
 let qemu: string;
 let base: BaseParts;
+let registry: LayoutRegistry;
 test.before(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'xbuild-hostile-fuzz-'));
   qemu = await standInQemuDir(join(tmp, 'qemu'));
   base = await baseParts();
+  registry = await serveLayouts(tmp);
 });
-test.after.always(async () => { await rm(tmp, { recursive: true, force: true }); });
+test.after.always(async () => { await registry?.stop(); await rm(tmp, { recursive: true, force: true }); });
 
 type Doc = 'archive' | 'config' | 'manifest' | 'index';
 const PATHS: Record<Doc, string[]> = {
@@ -47,7 +52,7 @@ const valueArb = fc.oneof(
   fc.integer({ min: 1, max: 3 * 2 ** 20 }).map((n) => 'x'.repeat(n)),
 );
 const caseArb = fc.record({
-  transport: fc.constantFrom('oci', 'docker-archive'),
+  transport: fc.constantFrom('oci', 'docker-archive', 'registry'),
   doc: fc.constantFrom<Doc>('archive', 'config', 'manifest', 'index'),
   pathIndex: fc.nat(),
   value: valueArb,
@@ -70,6 +75,7 @@ let n = 0;
 type Case = typeof caseArb extends fc.Arbitrary<infer T> ? T : never;
 async function generate(c: Case): Promise<string> {
   const dir = join(tmp, `case${++n}`);
+  if (c.transport === 'docker-archive' && c.doc === 'index') c.doc = 'archive';
   const mutate = (doc: Doc, v: unknown) => (c.doc === doc ? setPath(structuredClone(v), PATHS[doc][c.pathIndex % PATHS[doc].length]!, c.value) : v);
   const config = mutate('config', base.config);
   if (c.transport === 'docker-archive') {
@@ -85,7 +91,7 @@ async function generate(c: Case): Promise<string> {
   const md = await l.put(mutate('manifest', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: cd, layers: [ld] }), 'application/vnd.oci.image.manifest.v1+json');
   const id = await l.put(mutate('index', { schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ ...md, platform: { os: 'linux', architecture: 'arm', variant: 'v7' } }] }), 'application/vnd.oci.image.index.v1+json');
   await l.tag(id);
-  return `oci:${dir}`;
+  return c.transport === 'registry' ? `${registry.host}/case${n}:latest` : `oci:${dir}`;
 }
 
 function check(r: CliResult, allowed: number[], what: string): string | undefined {
@@ -99,13 +105,26 @@ function check(r: CliResult, allowed: number[], what: string): string | undefine
 }
 
 const heap = ['--max-old-space-size=256'];
+// Every transport at least once: a valid image from the registry (wrap succeeds, its result is unwrapped), and hostile registry documents.
+const EXAMPLES: [Case][] = [
+  [{ transport: 'registry', doc: 'config', pathIndex: 6, value: 'a label' }],
+  [{ transport: 'registry', doc: 'manifest', pathIndex: 6, value: 7 }],
+  [{ transport: 'registry', doc: 'index', pathIndex: 3, value: { os: 'linux', architecture: 'arm64' } }],
+  [{ transport: 'docker-archive', doc: 'config', pathIndex: 2, value: 7 }],
+  // found by seed 5901: a manifest whose mediaType is a number was wrapped (exit 0) into a layout skopeo refuses
+  [{ transport: 'registry', doc: 'manifest', pathIndex: 1, value: 3221225472 }],
+  [{ transport: 'oci', doc: 'manifest', pathIndex: 1, value: 3221225472 }],
+];
+const insecure = (src: string) => (src.startsWith(registry.host) ? ['--insecure-registry', registry.host] : []);
 
-test(`fuzz (seed ${SEED}, ${RUNS} runs): wrap and verify give exit 0/1 or one line with exit 2, never 70, a signal or a hang`, async (t) => {
+const seen = new Set<string>();
+test(`fuzz (seed ${SEED}, ${RUNS} runs + fixed examples): wrap, verify and unwrap give exit 0/1 or one line with exit 2, never 70, a signal or a hang`, async (t) => {
   await fc.assert(fc.asyncProperty(caseArb, async (c) => {
     const src = await generate(c);
     const dest = join(tmp, `out${n}`);
-    const w = await xbuildBin(['wrap', src, '--qemu-dir', qemu, '--output', `type=oci,dest=${dest}`, '-q'], { env: { HOME: tmp, XBUILD_CACHE_DIR: REAL_CACHE }, nodeArgs: heap, timeoutMs: 60_000 });
+    const w = await xbuildBin(['wrap', src, ...insecure(src), '--qemu-dir', qemu, '--output', `type=oci,dest=${dest}`, '-q'], { env: { HOME: tmp, XBUILD_CACHE_DIR: REAL_CACHE }, nodeArgs: heap, timeoutMs: 60_000 });
     const bad = check(w, [0, 2], `wrap ${JSON.stringify(c).slice(0, 300)}`);
+    seen.add(`wrap ${c.transport} ${w.code}`);
     if (bad) throw new Error(bad);
     if (w.code === 0) {
       // exit 0 means a valid result: skopeo reads every blob and checks every digest
@@ -113,9 +132,23 @@ test(`fuzz (seed ${SEED}, ${RUNS} runs): wrap and verify give exit 0/1 or one li
         throw new Error(`wrap exit 0 but skopeo refuses the result (${JSON.stringify(c).slice(0, 300)}): ${e.stderr ?? e.message}`);
       });
     }
-    const v = await xbuildBin(['verify', src], { env: { HOME: tmp, XBUILD_CACHE_DIR: REAL_CACHE }, nodeArgs: heap, timeoutMs: 60_000 });
+    const env = { HOME: tmp, XBUILD_CACHE_DIR: REAL_CACHE };
+    const v = await xbuildBin(['verify', src, ...insecure(src)], { env, nodeArgs: heap, timeoutMs: 60_000 });
     const badV = check(v, [0, 1, 2], `verify ${JSON.stringify(c).slice(0, 300)}`);
     if (badV) throw new Error(badV);
-  }), { seed: SEED, numRuns: RUNS, endOnFailure: true });
-  t.pass();
+    for (const [what, from] of [['unwrap', src], ...(w.code === 0 ? [['unwrap of the wrapped result', `oci:${dest}`]] : [])] as const) {
+      const udest = join(tmp, `unwrapped${n}-${what.length}`);
+      const u = await xbuildBin(['unwrap', from, ...insecure(from), '--output', `type=oci,dest=${udest}`, '-q'], { env, nodeArgs: heap, timeoutMs: 60_000 });
+      const badU = check(u, [0, 2], `${what} ${JSON.stringify(c).slice(0, 300)}`);
+      seen.add(`${what} ${c.transport} ${u.code}`);
+      if (badU) throw new Error(badU);
+      if (u.code === 0) {
+        await promisify(execFile)('skopeo', ['copy', '-q', '--all', `oci:${udest}`, `oci:${udest}-copy`]).catch((e: Error & { stderr?: string }) => {
+          throw new Error(`${what} exit 0 but skopeo refuses the result (${JSON.stringify(c).slice(0, 300)}): ${e.stderr ?? e.message}`);
+        });
+      }
+    }
+  }), { seed: SEED, numRuns: RUNS, endOnFailure: true, examples: EXAMPLES });
+  // the campaign reached the paths it claims to: a registry source wrapped, its result unwrapped, a bad registry document refused
+  for (const k of ['wrap registry 0', 'unwrap of the wrapped result registry 0', 'wrap registry 2', 'unwrap registry 2']) t.true(seen.has(k), `${k} (seen: ${[...seen].join(', ')})`);
 });

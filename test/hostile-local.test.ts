@@ -178,3 +178,15 @@ test.serial('memory: an index whose children have 15 MiB configs is wrapped with
   oneLine(t, await xbuild(wrapArgs(`oci:${big.dir}`), 120_000, ['--max-old-space-size=160']), /entries total more than 67108864 bytes/);
   await rm(big.dir, { recursive: true, force: true });
 });
+
+test.serial('one malformed descriptor in an OCI layout\'s index.json breaks only that entry: other tags still wrap; naming the broken one is one line, exit 2', async (t) => {
+  const l = await new LayoutBuilder(join(tmp, 'one-bad-entry')).init();
+  const good = await l.image(await baseParts());
+  await writeFile(join(l.dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [
+    { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: 'sha256:nope', size: -1, annotations: { 'org.opencontainers.image.ref.name': 'broken' } },
+    { ...good, annotations: { 'org.opencontainers.image.ref.name': 'good' } },
+  ] }));
+  const r = await xbuild(wrapArgs(`oci:${l.dir}:good`));
+  t.is(r.code, 0, r.stderr);
+  oneLine(t, await xbuild(wrapArgs(`oci:${l.dir}:broken`)), /index\.json manifests\[0\].*not a sha256 digest/);
+});

@@ -142,3 +142,16 @@ test.serial('a huge manifest (64 MiB) is refused by its size cap: one line, exit
   const gets = proxy.requests.filter((q) => q.method === 'GET' && /\/manifests\//.test(q.path));
   t.is(gets.length, 1, JSON.stringify(gets));
 });
+
+test.serial('a same-size corrupt source blob is never committed at the destination: no upload PUT for it (was streamed in full and PUT before the mismatch was seen)', async (t) => {
+  const dest = await startFaultProxy(reg.url); // another host: no cross-repository mount, the blob is streamed from the source
+  t.teardown(() => dest.stop());
+  proxy.addFault({ method: 'GET', path: layerPath(small), kind: 'corrupt', at: 250_000, times: Infinity });
+  const r = await xbuild(['wrap', `${proxy.host}/h/small:1`, '--qemu-dir', qemu, '-t', `${dest.host}/h/corrupt-out:1`], {}, 60_000);
+  assertOneLine(t, r, /content is sha256:|DIGEST|expected sha256|does not match/);
+  t.true(dest.requests.some((q) => q.method === 'POST' && /\/h\/corrupt-out\/blobs\/uploads\/$/.test(q.path)), 'an upload was started');
+  const commits = dest.requests.filter((q) => q.method === 'PUT' && /\/h\/corrupt-out\/blobs\/uploads\//.test(q.path) && q.path.includes(encodeURIComponent(sha(small.layerGz))));
+  t.deepEqual(commits, [], 'the upload of the corrupt blob is never committed');
+  const patched = dest.requests.filter((q) => q.method === 'PATCH' && /\/h\/corrupt-out\/blobs\/uploads\//.test(q.path));
+  t.deepEqual(patched, [], 'nor sent as chunks');
+});

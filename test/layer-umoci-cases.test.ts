@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { readDockerArchive } from '../src/layout/docker-archive.ts';
 import { END, entryBytes, gnuLong, headerBlock, paxEntry, paxRecord } from './helpers/tar-forge.ts';
 import { diffStack, type LayerSpec, type Listing } from './helpers/umoci-diff.ts';
+import { gnuSparseTar } from './helpers/gnu-sparse.ts';
 
 const f = (name: string, data = 'x', fmt: 'ustar' | 'gnu' | 'v7' | 'star' = 'ustar') => entryBytes({ name, typeflag: '0', data: Buffer.from(data), fmt });
 const d = (name: string) => entryBytes({ name, typeflag: '5' });
@@ -107,4 +108,23 @@ test('no false failures: v7 headers, hard links reached through a symlinked dire
   t.is(fs!.get('sh'), sha('arm'));
   t.is(fs!.get('sh2'), sha('arm'));
   t.truthy(await same(t, [{ tar: Buffer.concat([tar(f('a')), Buffer.alloc(10240)]) }]));
+});
+
+test('GNU sparse files in PAX form (0.0, 0.1, 1.0, written by GNU tar) read with their logical size and content, as umoci unpacks them', async (t) => {
+  for (const v of ['0.0', '0.1', '1.0'] as const) {
+    const sp = gnuSparseTar(v);
+    const fs = await same(t, [sp.tar]);
+    t.is(fs?.get('data/sparse.bin'), `file:${createHash('sha256').update(sp.content).digest('hex')}`, `format ${v}`);
+  }
+});
+
+test('a PAX sparse map whose fragments do not add up to the stored data is refused, as umoci refuses it', async (t) => {
+  const pax = (recs: [string, string][]) => paxEntry(recs);
+  const bad = tar(pax([['GNU.sparse.major', '0'], ['GNU.sparse.minor', '1'], ['GNU.sparse.name', 'sp'], ['GNU.sparse.size', '100'], ['GNU.sparse.numblocks', '1'], ['GNU.sparse.map', '0,10']]),
+    entryBytes({ name: 'GNUSparseFile.0/sp', typeflag: '0', data: Buffer.from('0123456789abc') }));
+  t.is(await same(t, [bad]), undefined);
+  const good = tar(pax([['GNU.sparse.major', '0'], ['GNU.sparse.minor', '1'], ['GNU.sparse.name', 'sp'], ['GNU.sparse.size', '100'], ['GNU.sparse.numblocks', '1'], ['GNU.sparse.map', '50,10']]),
+    entryBytes({ name: 'GNUSparseFile.0/sp', typeflag: '0', data: Buffer.from('0123456789') }));
+  const fs = await same(t, [good]);
+  t.is(fs!.get('sp'), `file:${createHash('sha256').update(Buffer.concat([Buffer.alloc(50), Buffer.from('0123456789'), Buffer.alloc(40)])).digest('hex')}`);
 });

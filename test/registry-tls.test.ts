@@ -18,6 +18,7 @@ import type { XbuildError } from '../src/errors.ts';
 import { trustedCertificates } from '../src/registry/trust.ts';
 import { capture } from './helpers/capture.ts';
 import { startRegistry, type TestRegistry } from './helpers/registry.ts';
+import { startFaultProxy } from './helpers/fault-proxy.ts';
 import { smallImages } from './helpers/small-images.ts';
 import { wrapEmulatorDir } from './helpers/wrap-emulator.ts';
 
@@ -129,4 +130,20 @@ test.serial('a loopback server that never answers a TLS ClientHello (it waits fo
   const err = await t.throwsAsync(c.getManifest(parseRegistryReference(`${host}/silent/tls:1`)));
   t.is((err as XbuildError).code, 'NOT_FOUND', err!.message); // the manifest GET went over HTTP
   t.true(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+});
+
+test.serial('a blob redirect to an HTTPS host whose certificate is not trusted: the error names the redirect target (not the registry) and says what to do', async (t) => {
+  const front = await startFaultProxy(plain.url);
+  t.teardown(() => front.stop());
+  front.addFault({ method: 'GET', path: /\/blobs\/sha256:/, kind: 'redirect', to: tls.url, times: Infinity });
+  const out = await mkdtemp(join(tmpdir(), 'xbuild-tls-redirect-'));
+  cleanups.push(() => rm(out, { recursive: true, force: true }));
+  const w = await xbuild(['wrap', `${front.host}/base/armhf:1`, '--output', `type=oci,dest=${join(out, 'o')}`, '--qemu-dir', qemuDir]);
+  t.is(w.code, 2, w.stderr);
+  const lines = w.stderr.trimEnd().split('\n').filter((l) => /^(xbuild|hint): /.test(l));
+  t.is(lines.length, 2, w.stderr);
+  t.regex(lines[0]!, new RegExp(`TLS certificate of ${tls.host.replace(/\./g, '\\.')} \\(where ${front.host.replace(/\./g, '\\.')} redirected\\) is not trusted`));
+  t.regex(lines[1]!, new RegExp(`^hint: ${front.host.replace(/\./g, '\\.')} redirects to ${tls.host.replace(/\./g, '\\.')}: trust that host's CA .*NODE_EXTRA_CA_CERTS.*, or pass --insecure-registry ${tls.host.replace(/\./g, '\\.')} to skip verification there$`));
+  const ok = await xbuild(['wrap', `${front.host}/base/armhf:1`, '--output', `type=oci,dest=${join(out, 'o2')}`, '--qemu-dir', qemuDir, '--insecure-registry', tls.host]);
+  t.is(ok.code, 0, `the hint's --insecure-registry covers the redirect target: ${ok.stderr}`);
 });

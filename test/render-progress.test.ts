@@ -36,3 +36,18 @@ test('formatBytes uses decimal units like docker', (t) => {
   t.is(formatBytes(5_000_000), '5.00 MB');
   t.is(formatBytes(300_000_000), '300.0 MB');
 });
+
+test('prefix and byte-line options (xbuild qemu build: "xbuild: " lines, a line per 10% in CI logs)', (t) => {
+  const o = sink();
+  const r = createProgressRenderer({ out: o.s, isTTY: false, prefix: 'xbuild: ', byteLines: 10 });
+  r({ kind: 'step', message: 'configuring QEMU' });
+  for (let i = 0; i <= 100; i++) r({ kind: 'bytes', id: 'q', label: 'qemu.tar.xz', done: i * 10, total: 1000 });
+  r({ kind: 'done', id: 'q', label: 'qemu.tar.xz', note: 'fetched' });
+  const lines = o.text().trim().split('\n');
+  t.is(lines[0], 'xbuild: configuring QEMU');
+  t.is(lines.filter((l) => l.startsWith('qemu.tar.xz: ')).length, 9);
+  t.is(lines.at(-1), 'xbuild: qemu.tar.xz: fetched');
+  const tty = sink();
+  createProgressRenderer({ out: tty.s, isTTY: true, prefix: 'xbuild: ' })({ kind: 'step', message: 'building' });
+  t.regex(tty.text(), /xbuild: building\n/);
+});

@@ -6,6 +6,10 @@ import { verify } from '../src/verify/verify.ts';
 import { capture } from './helpers/capture.ts';
 import { memImage, tarOf } from './helpers/mem-image.ts';
 import { debianLikeRoot } from './helpers/verify-images.ts';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeLayout } from './helpers/umoci-diff.ts';
 
 test('verify without a usable image source exits 2 (could not run) and prints one error line', async (t) => {
   const c = capture();
@@ -40,4 +44,17 @@ test('the human report has one line per finding: severity, id, path, message and
   const findingLines = lines.slice(2);
   t.is(findingLines.length, report.platforms[0]!.findings.length);
   t.true(findingLines.some((l) => /^ {2}error +emulator-missing +\/usr\/bin\/qemu-arm-static +\/usr\/bin\/qemu-arm-static is missing \(fix: wrap/.test(l)));
+});
+
+test('verify checks a zstd:chunked table of contents against its annotations (containers/storage refuses a layer whose TOC checksum is wrong): exit 2, one line', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'xbuild-toc-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const tar = await tarOf(await debianLikeRoot('armhf'));
+  await writeLayout(dir, { layers: [{ tar, zstd: true, annotations: {
+    'io.containers.zstd-chunked.manifest-position': '0:16:16:1', 'io.containers.zstd-chunked.manifest-checksum': `sha256:${'0'.repeat(64)}`,
+  } }] });
+  const c = capture();
+  t.is(await runCli(['verify', `oci:${dir}:t`], c.ctx), 2, c.stdout() + c.stderr());
+  t.regex(c.stderr(), /^xbuild: reading layer 1\/1 sha256:[0-9a-f]{12}: .*zstd:chunked table of contents \(bytes 0-16\) is sha256:[0-9a-f]{64}, but io\.containers\.zstd-chunked\.manifest-checksum says sha256:0{64}$/m);
+  t.is(c.stdout(), '');
 });

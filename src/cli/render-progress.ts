@@ -7,6 +7,10 @@ export interface RenderOptions {
   out: Writable;     // stderr: stdout stays clean for --json and results
   isTTY: boolean;
   quiet?: boolean;
+  /** Put before step, log and done lines (`xbuild qemu build` says "xbuild: "). */
+  prefix?: string;
+  /** Plain (CI) output: at most this many byte-progress lines per id (default 4: quarters). */
+  byteLines?: number;
 }
 
 export function formatBytes(n: number): string {
@@ -19,21 +23,22 @@ export function formatBytes(n: number): string {
 
 export function createProgressRenderer(opts: RenderOptions): OnProgress {
   if (opts.quiet) return () => {};
-  return opts.isTTY ? ttyRenderer(opts.out) : plainRenderer(opts.out);
+  const prefix = opts.prefix ?? '';
+  return opts.isTTY ? ttyRenderer(opts.out, prefix) : plainRenderer(opts.out, prefix, opts.byteLines ?? 4);
 }
 
-function plainRenderer(out: Writable): OnProgress {
-  // Byte progress is throttled to one line per 25% so CI logs stay short.
+function plainRenderer(out: Writable, prefix: string, steps: number): OnProgress {
+  // Byte progress is throttled to one line per 1/steps of the total so CI logs stay short.
   const lastQuarter = new Map<string, number>();
   return (ev: ProgressEvent) => {
     switch (ev.kind) {
-      case 'step': out.write(`${ev.message}\n`); break;
-      case 'log': out.write(`${ev.message}\n`); break;
-      case 'done': out.write(`${ev.label}: ${ev.note ?? 'done'}\n`); break;
+      case 'step': out.write(`${prefix}${ev.message}\n`); break;
+      case 'log': out.write(`${prefix}${ev.message}\n`); break;
+      case 'done': out.write(`${prefix}${ev.label}: ${ev.note ?? 'done'}\n`); break;
       case 'bytes': {
         if (!ev.total) return;
-        const q = Math.floor((ev.done / ev.total) * 4);
-        if (q > (lastQuarter.get(ev.id) ?? 0) && q < 4) {
+        const q = Math.floor((ev.done / ev.total) * steps);
+        if (q > (lastQuarter.get(ev.id) ?? 0) && q < steps) {
           lastQuarter.set(ev.id, q);
           out.write(`${ev.label}: ${formatBytes(ev.done)}/${formatBytes(ev.total)}\n`);
         }
@@ -42,7 +47,7 @@ function plainRenderer(out: Writable): OnProgress {
   };
 }
 
-function ttyRenderer(out: Writable): OnProgress {
+function ttyRenderer(out: Writable, prefix: string): OnProgress {
   // One line per id; lines for finished ids stay, active ones are redrawn.
   const order: string[] = [];
   const lines = new Map<string, string>();
@@ -59,8 +64,8 @@ function ttyRenderer(out: Writable): OnProgress {
   };
   return (ev: ProgressEvent) => {
     switch (ev.kind) {
-      case 'step': case 'log': set(`msg:${order.length}`, ev.message); break;
-      case 'done': set(ev.id, `${ev.label}: ${ev.note ?? 'done'}`); break;
+      case 'step': case 'log': set(`msg:${order.length}`, `${prefix}${ev.message}`); break;
+      case 'done': set(ev.id, `${prefix}${ev.label}: ${ev.note ?? 'done'}`); break;
       case 'bytes': {
         const width = 30;
         const frac = ev.total ? Math.min(1, ev.done / ev.total) : 0;

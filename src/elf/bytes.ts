@@ -54,28 +54,37 @@ export class ElfCapture {
   push(chunk: Buffer): void {
     this.hash.update(chunk);
     const start = this.pos;
-    const end = start + chunk.length;
-    this.pos = end;
+    this.pos = start + chunk.length;
     if (this.whole) { this.whole.push(chunk); return; }
-    for (const r of this.ranges) {
+    this.fill(this.ranges, chunk, start);
+    const head = this.ranges[0];
+    if (!this.planned && head && head.filled === head.end - head.start) {
+      // the segments may start inside this very chunk (or inside the head): plan, then feed them the same chunk
+      const added = this.plan(Buffer.concat(head.parts));
+      this.fill(added, chunk, start);
+    }
+  }
+
+  private fill(ranges: Range[], chunk: Buffer, start: number): void {
+    const end = start + chunk.length;
+    for (const r of ranges) {
       const a = Math.max(start, r.start + r.filled);
       const b = Math.min(end, r.end);
       if (a < b && a === r.start + r.filled) { r.parts.push(Buffer.from(chunk.subarray(a - start, b - start))); r.filled += b - a; }
     }
-    const head = this.ranges[0];
-    if (!this.planned && head && head.filled === head.end - head.start) this.plan(Buffer.concat(head.parts));
   }
 
-  /** Once the head is in, add the program-header-named segments still ahead in the stream. */
-  private plan(head: Buffer): void {
+  /** Once the head is in, add the program-header-named segments past it (a segment that begins inside the head starts with the head's bytes). */
+  private plan(head: Buffer): Range[] {
     this.planned = true;
-    if (head.length < 52 || head.readUInt32BE(0) !== 0x7f454c46) return;
+    const added: Range[] = [];
+    if (head.length < 52 || head.readUInt32BE(0) !== 0x7f454c46) return added;
     const is64 = head[4] === ELFCLASS64;
     const le = head[5] !== 2;
     const u16 = (o: number) => (le ? head.readUInt16LE(o) : head.readUInt16BE(o));
     const u32 = (o: number) => (le ? head.readUInt32LE(o) : head.readUInt32BE(o));
     const u64 = (o: number) => Number(le ? head.readBigUInt64LE(o) : head.readBigUInt64BE(o));
-    if (is64 && head.length < 64) return;
+    if (is64 && head.length < 64) return added;
     const phoff = is64 ? u64(32) : u32(28);
     const phentsize = u16(is64 ? 54 : 42);
     const phnum = u16(is64 ? 56 : 44);
@@ -84,13 +93,16 @@ export class ElfCapture {
       if (o + (is64 ? 56 : 32) > head.length) break;
       const type = u32(o);
       if (type !== PT_INTERP && type !== PT_NOTE && type !== PT_DYNAMIC) continue;
-      const off = is64 ? u64(o + 8) : u32(o + 4);
+      const start = is64 ? u64(o + 8) : u32(o + 4);
       const filesz = is64 ? u64(o + 32) : u32(o + 16);
-      const start = off;
-      const end = Math.min(this.size, off + Math.min(filesz, this.limits.segmentMax));
-      if (end <= head.length || start < this.pos || end <= start) continue; // already in the head, already passed, or empty
-      this.ranges.push({ start, end, parts: [], filled: 0 });
+      const end = Math.min(this.size, start + Math.min(filesz, this.limits.segmentMax));
+      if (end <= head.length || end <= start) continue; // inside the head, or empty
+      const r: Range = { start, end, parts: [], filled: 0 };
+      if (start < head.length) { r.parts.push(Buffer.from(head.subarray(start))); r.filled = head.length - start; }
+      added.push(r);
     }
+    this.ranges.push(...added);
+    return added;
   }
 
   /** sha256 of everything pushed, "sha256:<hex>". Call once, after the last push. */

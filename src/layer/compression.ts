@@ -7,7 +7,7 @@
 // one line naming the type) and what a rewrite writes. The decoder follows
 // the blob's first bytes, as docker and containerd do, so a layer labelled
 // tar+gzip that holds zstd reads the way a runtime reads it.
-import { PassThrough, Readable, type Transform } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { createGunzip, createGzip, constants as zc } from 'node:zlib';
 import { XbuildError } from '../errors.ts';
 import { verifyingStream } from '../oci/digest.ts';
@@ -97,17 +97,30 @@ export async function decompressBlob(blob: Readable, label = 'layer'): Promise<R
   async function* rest(): AsyncGenerator<Buffer> {
     yield head;
     for (;;) {
-      const r = await it.next();
+      const r = await it.next().catch((err: unknown) => { throw readError(label, err); });
       if (r.done) return;
       yield Buffer.from(r.value);
     }
   }
-  const raw = Readable.from(rest(), { objectMode: false });
+  let fed = 0;
+  const counted = async function* (): AsyncGenerator<Buffer> { for await (const b of rest()) { fed += b.length; yield b; } };
+  const raw = Readable.from(counted(), { objectMode: false });
   const c = sniffCompression(head);
   if (c === 'none') return raw;
   const dec = decompressor(c);
   raw.on('error', (e) => dec.destroy(e));
   dec.on('close', () => { if (!raw.destroyed) raw.destroy(); });
+  if (c === 'gzip') {
+    // zlib stops quietly at bytes after the last member that are not a gzip header; Go's multistream reader fails there
+    const gz = dec as Transform & { bytesWritten: number };
+    const tail = new Transform({
+      transform(chunk: Buffer, _e, cb) { cb(null, chunk); },
+      flush(cb) { cb(gz.bytesWritten !== fed ? new XbuildError('INVALID_IMAGE', `${label}: ${fed - gz.bytesWritten} bytes after the end of the gzip stream (runtimes refuse the layer)`) : null); },
+    });
+    gz.on('error', (e) => tail.destroy(e));
+    tail.on('close', () => { if (!gz.destroyed) gz.destroy(); });
+    return raw.pipe(gz).pipe(tail);
+  }
   return raw.pipe(dec);
 }
 
@@ -115,9 +128,10 @@ export async function decompressBlob(blob: Readable, label = 'layer'): Promise<R
  * A layer's uncompressed tar, verified: the blob against its descriptor (by
  * Layer.open), a zstd:chunked table of contents against its annotations,
  * and the tar against the config's diff_id at EOF (a consumer must read to
- * the end for the checks to run).
+ * the end for the checks to run; walk.ts walkImageLayer hashes the tar
+ * itself and passes `diffIdChecked: 'by-caller'`).
  */
-export async function openLayerTar(layer: Pick<Layer, 'descriptor' | 'diffId' | 'open'>, label = `layer ${layer.descriptor.digest}`): Promise<Readable> {
+export async function openLayerTar(layer: Pick<Layer, 'descriptor' | 'diffId' | 'open'>, label = `layer ${layer.descriptor.digest}`, opts: { diffIdChecked?: 'here' | 'by-caller' } = {}): Promise<Readable> {
   layerCompression(layer.descriptor.mediaType, label);
   const toc = tocCheck(layer.descriptor, label);
   let blob = await layer.open();
@@ -128,6 +142,7 @@ export async function openLayerTar(layer: Pick<Layer, 'descriptor' | 'diffId' | 
     blob = b.pipe(toc);
   }
   const tar = await decompressBlob(blob, label);
+  if (opts.diffIdChecked === 'by-caller') return tar;
   const check = verifyingStream({ digest: layer.diffId }, `uncompressed ${label} (diff_id)`);
   tar.on('error', (e) => check.destroy(e));
   check.on('close', () => { if (!tar.destroyed) tar.destroy(); });

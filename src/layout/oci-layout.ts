@@ -52,32 +52,40 @@ async function readIndexJson(dir: string): Promise<ImageIndex> {
     throw new XbuildError('INVALID_IMAGE', `${dir}/index.json is missing or not valid JSON`, { cause: e });
   }
   if (!idx || !Array.isArray(idx.manifests)) throw new XbuildError('INVALID_IMAGE', `${dir}/index.json has no manifests array`);
-  idx.manifests.forEach((m, i) => checkDescriptor(m, `${dir}/index.json manifests[${i}]`));
+  // Entries are checked when one is opened: a malformed descriptor breaks only itself, not every tag.
   return idx;
+}
+
+/** An index.json entry's tag (org.opencontainers.image.ref.name), read without trusting the entry's shape. */
+function refName(m: unknown): string | undefined {
+  const a = typeof m === 'object' && m !== null ? (m as { annotations?: unknown }).annotations : undefined;
+  const t = typeof a === 'object' && a !== null ? (a as Record<string, unknown>)[ANNOTATION_REF_NAME] : undefined;
+  return typeof t === 'string' ? t : undefined;
 }
 
 /** Open `oci:DIR[:TAG]`: the entry named TAG, or the only entry when no tag is given. */
 export async function readOciLayout(dir: string, tag?: string): Promise<ImageOrIndex> {
   const idx = await readIndexJson(dir);
   const name = `oci:${dir}${tag ? `:${tag}` : ''}`;
-  let entry: Descriptor | undefined;
+  let at: number;
   if (tag) {
-    entry = idx.manifests.find((m) => m.annotations?.[ANNOTATION_REF_NAME] === tag);
-    if (!entry) {
-      const tags = idx.manifests.map((m) => m.annotations?.[ANNOTATION_REF_NAME]).filter(Boolean);
+    at = idx.manifests.findIndex((m) => refName(m) === tag);
+    if (at < 0) {
+      const tags = idx.manifests.map(refName).filter(Boolean);
       throw new XbuildError('NOT_FOUND', `no image tagged "${tag}" in the OCI layout ${dir}`, {
         hint: tags.length ? `tags there: ${tags.join(', ')}` : 'the layout has no tagged images; use oci:DIR without a tag',
       });
     }
   } else {
     if (idx.manifests.length !== 1) {
-      const tags = idx.manifests.map((m) => m.annotations?.[ANNOTATION_REF_NAME] ?? m.digest);
+      const tags = idx.manifests.map((m, i) => refName(m) ?? String((m as Partial<Descriptor> | null)?.digest ?? `manifests[${i}]`).slice(0, 80));
       throw new XbuildError(idx.manifests.length === 0 ? 'NOT_FOUND' : 'USAGE',
         idx.manifests.length === 0 ? `the OCI layout ${dir} holds no image` : `the OCI layout ${dir} holds ${idx.manifests.length} images; name one`,
         idx.manifests.length === 0 ? {} : { hint: `use oci:${dir}:TAG with one of: ${tags.join(', ')}` });
     }
-    entry = idx.manifests[0]!;
+    at = 0;
   }
+  const entry = checkDescriptor(idx.manifests[at], `${dir}/index.json manifests[${at}]`);
   return openFromStore(ociLayoutStore(dir), entry, name);
 }
 
@@ -131,7 +139,7 @@ export async function writeOciLayout(dir: string, root: ImageOrIndex, opts: { ta
     const desc = await descriptorOf(root);
     const entry: Descriptor = { ...desc, ...(opts.tag ? { annotations: { [ANNOTATION_REF_NAME]: opts.tag } } : {}) };
     const keep = (existing?.manifests ?? []).filter((m) => {
-      const t = m.annotations?.[ANNOTATION_REF_NAME];
+      const t = refName(m);
       return opts.tag ? t !== opts.tag : t !== undefined;
     });
     const index: ImageIndex = { schemaVersion: 2, mediaType: OCI_IMAGE_INDEX, manifests: [...keep, entry] };

@@ -7,7 +7,7 @@
 import { open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { XbuildError } from '../errors.ts';
-import { BLOCK, MAX_SPECIAL_FILE, TYPE, parseHeaderBlock, parsePaxRecords } from '../layer/tar-reader.ts';
+import { BLOCK, MAX_SPECIAL_FILE, TYPE, parseHeaderBlock, parsePaxRecords } from '../layer/tar-header.ts';
 
 export interface TarMember { name: string; offset: number; size: number; type: 'file' | 'dir' | 'link' | 'other'; linkname?: string }
 

@@ -48,6 +48,7 @@ export function parseManifest(raw: Buffer, what: string, declaredMediaType?: str
   if (doc.schemaVersion !== 2) {
     throw new XbuildError('UNSUPPORTED', `${what}: manifest schemaVersion ${String(doc.schemaVersion)} is not supported (only schema 2 / OCI)`);
   }
+  optString(doc, 'mediaType', what);
   const mediaType = manifestMediaType(doc, declaredMediaType);
   if (isIndexMediaType(mediaType)) {
     if (!Array.isArray(doc.manifests)) throw invalid(what, 'index has no manifests array');

@@ -1,7 +1,8 @@
 // Blob upload, as go-containerregistry does it: HEAD (exists) -> cross-repo
 // mount when the source is on the same registry (a mount the registry refuses
-// falls back to an upload) -> one PUT up to monolithicMaxBytes, PATCH chunks
-// above. A failed chunk resumes from what the registry says it holds (GET on
+// falls back to an upload) -> one PUT up to monolithicMaxBytes (the blob read
+// and verified first, so a corrupt source is never committed), PATCH chunks
+// above (the final PUT only after the whole source verified). A failed chunk resumes from what the registry says it holds (GET on
 // the session: Range 0-N). The bytes sent are checked against the descriptor.
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream';
@@ -110,16 +111,19 @@ async function upload(s: RegistrySession, sizes: UploadSizes, repo: RepositoryNa
     }
   };
   pipeline(source, verified, () => {});
-  const finish = (loc: URL, body?: Readable): RequestSpec => {
+  const finish = (loc: URL, body?: Buffer): RequestSpec => {
     const u = new URL(loc);
     u.searchParams.set('digest', desc.digest);
-    return { what, method: 'PUT', path: u, scopes, body: body ? () => body : undefined, headers: { 'Content-Type': 'application/octet-stream', ...(body ? { 'Content-Length': String(desc.size) } : {}) } };
+    return { what, method: 'PUT', path: u, scopes, body, headers: { 'Content-Type': 'application/octet-stream', ...(body ? { 'Content-Length': String(desc.size) } : {}) } };
   };
   try {
     if (desc.size <= sizes.monolithicMax) {
-      verified.on('data', (c: Buffer) => report(c.length));
-      verified.pause();
-      await s.callDrained(repo.registry, finish(location, verified), (st) => st === 201 || st === 204);
+      // The whole blob is read and verified before the PUT: a source whose bytes do not match is never committed.
+      const parts: Buffer[] = [];
+      for await (const c of verified) parts.push(c as Buffer);
+      const body = Buffer.concat(parts);
+      await s.callDrained(repo.registry, finish(location, body), (st) => st === 201 || st === 204);
+      report(body.length);
       return;
     }
     let loc = location;

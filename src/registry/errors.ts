@@ -113,28 +113,39 @@ export function isCertificateError(err: RegistryError): boolean {
   return CERTIFICATE.test(`${c?.code ?? ''} ${c?.message ?? ''}`);
 }
 
-export function networkError(what: string, method: string, url: string | URL, host: string, err: unknown): RegistryError {
+/**
+ * A failed exchange with `host`. When the request followed a redirect of
+ * `redirectedFrom` (the registry) to another origin, the message names the
+ * redirect target and the hint what helps there (--insecure-registry names
+ * the target itself, as Docker's does: the registry's entry does not cover
+ * the hosts it redirects to).
+ */
+export function networkError(what: string, method: string, url: string | URL, host: string, err: unknown, redirectedFrom?: string): RegistryError {
   const e = err as NodeJS.ErrnoException;
   const errno = e?.code ?? '';
   const detail = errno && !String(e?.message).includes(errno) ? `${errno} ${e.message}` : String(e?.message ?? err);
   const red = redactUrl(url);
   const info = { method, url: red, ociErrors: [] };
+  const via = redirectedFrom ? ` (where ${redirectedFrom} redirected)` : '';
   if (HTTP_ON_TLS.test(`${errno} ${e?.message}`)) {
-    return new RegistryError('NETWORK', `${what}: ${host} answered HTTPS with plain HTTP (HTTP response to HTTPS client) [${method} ${red}]`, info, {
-      hint: `this registry speaks plain HTTP; pass --insecure-registry ${host}`, cause: err,
+    return new RegistryError('NETWORK', `${what}: ${host}${via} answered HTTPS with plain HTTP (HTTP response to HTTPS client) [${method} ${red}]`, info, {
+      hint: redirectedFrom ? `${redirectedFrom} redirects to an https:// address on ${host}, which speaks plain HTTP: the registry's storage redirect is misconfigured; tell its operator`
+        : `this registry speaks plain HTTP; pass --insecure-registry ${host}`, cause: err,
     });
   }
   if (CERTIFICATE.test(`${errno} ${e?.message}`)) {
-    return new RegistryError('NETWORK', `${what}: TLS certificate of ${host} is not trusted (${detail}) [${method} ${red}]`, info, {
-      hint: `trust its CA (add it to the system's CA bundle, or point NODE_EXTRA_CA_CERTS at its PEM file), or pass --insecure-registry ${host} to skip verification`, cause: err,
+    return new RegistryError('NETWORK', `${what}: TLS certificate of ${host}${via} is not trusted (${detail}) [${method} ${red}]`, info, {
+      hint: redirectedFrom
+        ? `${redirectedFrom} redirects to ${host}: trust that host's CA (add it to the system's CA bundle, or point NODE_EXTRA_CA_CERTS at its PEM file), or pass --insecure-registry ${host} to skip verification there`
+        : `trust its CA (add it to the system's CA bundle, or point NODE_EXTRA_CA_CERTS at its PEM file), or pass --insecure-registry ${host} to skip verification`, cause: err,
     });
   }
   if (errno === 'EFBIG') {
     return new RegistryError('REGISTRY', `${what}: ${e.message} [${method} ${red}]`, info, { cause: err });
   }
   if (errno === 'ENOTFOUND') {
-    return new RegistryError('NETWORK', `${what}: cannot resolve registry host ${host} (${errno})`, info, { cause: err });
+    return new RegistryError('NETWORK', `${what}: cannot resolve ${redirectedFrom ? 'host' : 'registry host'} ${host}${via} (${errno})`, info, { cause: err });
   }
   const retryable = TRANSIENT_NET.has(errno) || /socket hang up|premature close|aborted|terminated/i.test(String(e?.message));
-  return new RegistryError('NETWORK', `${what}: cannot reach ${host}: ${detail.replace(/\s*\n\s*/g, ' ')}`, info, { cause: err, retryable });
+  return new RegistryError('NETWORK', `${what}: cannot reach ${host}${via}: ${detail.replace(/\s*\n\s*/g, ' ')}`, info, { cause: err, retryable });
 }

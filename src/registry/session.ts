@@ -173,10 +173,12 @@ export class RegistrySession {
       }
       let res: HttpResponse;
       try {
-        res = await this.transport.send({ method: spec.method, url, headers, body: typeof spec.body === 'function' ? spec.body() : spec.body, insecureTls: ep.insecureTls });
+        // a redirect target on another origin is verified unless it is named in --insecure-registry itself
+        const insecureTls = sameOrigin ? ep.insecureTls : this.isInsecure(url.host);
+        res = await this.transport.send({ method: spec.method, url, headers, body: typeof spec.body === 'function' ? spec.body() : spec.body, insecureTls });
       } catch (err) {
         if (err instanceof XbuildError) throw err;
-        throw networkError(spec.what, spec.method, url, registry, err);
+        throw sameOrigin ? networkError(spec.what, spec.method, url, registry, err) : networkError(spec.what, spec.method, url, url.host, err, registry);
       }
       if (res.status === 401 && round === 0 && sameOrigin && typeof spec.body !== 'function') {
         const ch = parseChallenge(res.headers['www-authenticate']);

@@ -13,11 +13,9 @@
 //     bytes move to the first of those links and the others link to that.
 import { createHash } from 'node:crypto';
 import { posix } from 'node:path';
-import type { Readable } from 'node:stream';
-import { extract as tarExtract, type Header as Headers } from 'tar-stream';
-import { normaliseEntryPath } from '../layer/walk.ts';
-import { decompressBlob } from '../layer/compression.ts';
+import { layerEntries, normaliseEntryPath } from '../layer/walk.ts';
 import { OPAQUE_WHITEOUT, WHITEOUT_PREFIX } from '../layer/fs-view.ts';
+import type { Layer } from '../oci/model.ts';
 import { ORIGINAL_SUFFIX } from '../contract/in-image.ts';
 import { isXbuildOwned } from '../contract/owned.ts';
 import { XbuildError } from '../errors.ts';
@@ -25,9 +23,13 @@ import { XbuildError } from '../errors.ts';
 /** Files up to this size are hashed during the scan (the shim is about 10 KiB). */
 export const HASHED_MAX = 1 << 20;
 
+/** Entry types by the names tar-stream's writer takes (the rewrite writes with it). */
+export type EntryType = 'file' | 'link' | 'symlink' | 'character-device' | 'block-device' | 'directory' | 'fifo';
+
 export interface ScannedEntry {
+  /** Byte-exact (latin1) path, normalised. */
   path: string;
-  type: Headers['type'];
+  type: EntryType;
   linkname?: string;
   size: number;
   /** sha256 of the content (files up to HASHED_MAX only). */
@@ -44,32 +46,25 @@ export interface LayerPlan {
   restored: string[];
 }
 
-/** Every entry of a layer blob with its tar-stream header; the content stream must be consumed or drained. */
-export async function* tarEntries(blob: Readable, label: string): AsyncGenerator<{ header: Headers; stream: AsyncIterable<Buffer> }> {
-  const tar = await decompressBlob(blob, label);
-  const ex = tarExtract();
-  let failure: unknown;
-  tar.on('error', (err) => { failure ??= err; ex.destroy(err); });
-  tar.pipe(ex);
-  try {
-    for await (const entry of ex) yield { header: entry.header, stream: entry as AsyncIterable<Buffer> };
-  } catch (err) {
-    if (err instanceof XbuildError) throw err;
-    throw new XbuildError('INVALID_IMAGE', `${label}: not a readable tar layer (${(failure ?? err) instanceof Error ? ((failure ?? err) as Error).message : String(failure ?? err)})`, { cause: failure ?? err });
-  } finally {
-    if (!tar.readableEnded) tar.destroy();
-  }
-  if (failure) throw new XbuildError('INVALID_IMAGE', `${label}: not a readable tar layer (${failure instanceof Error ? failure.message : String(failure)})`, { cause: failure });
+const TYPES: Record<string, EntryType> = { file: 'file', hardlink: 'link', symlink: 'symlink', dir: 'directory' };
+const OTHER: Record<number, EntryType> = { 0x33: 'character-device', 0x34: 'block-device', 0x36: 'fifo' };
+
+/** The tar-stream type of a walked entry. */
+export function entryType(kind: string, typeflag: number): EntryType {
+  return TYPES[kind] ?? OTHER[typeflag] ?? 'file';
 }
 
-export async function scanLayer(blob: Readable, label: string, opts: { hash?: boolean } = {}): Promise<ScannedEntry[]> {
+/** Every entry of a layer as runtimes read it (walk.ts: blob digest, zstd:chunked TOC, tar, diff_id), with hashes of small files. */
+export async function scanLayer(layer: Pick<Layer, 'descriptor' | 'diffId' | 'open'>, label: string, opts: { hash?: boolean } = {}): Promise<ScannedEntry[]> {
   const out: ScannedEntry[] = [];
-  for await (const { header: h, stream } of tarEntries(blob, label)) {
-    const e: ScannedEntry = { path: normaliseEntryPath(h.name).path, type: h.type, size: h.size ?? 0 };
-    if (h.type === 'link' && h.linkname) e.linkname = normaliseEntryPath(h.linkname).path;
-    const hash = opts.hash !== false && h.type === 'file' && e.size <= HASHED_MAX ? createHash('sha256') : undefined;
-    for await (const c of stream) hash?.update(c);
-    if (hash) e.digest = `sha256:${hash.digest('hex')}`;
+  for await (const { entry, header, content } of layerEntries(layer, label)) {
+    const e: ScannedEntry = { path: entry.path, type: entryType(entry.kind, header.typeflag), size: entry.size };
+    if (entry.kind === 'hardlink' && entry.linkname) e.linkname = normaliseEntryPath(entry.linkname).path;
+    if (opts.hash !== false && entry.kind === 'file' && e.size <= HASHED_MAX) {
+      const hash = createHash('sha256');
+      for await (const c of content()) hash.update(c);
+      e.digest = `sha256:${hash.digest('hex')}`;
+    }
     out.push(e);
   }
   return out;

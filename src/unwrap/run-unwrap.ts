@@ -1,24 +1,14 @@
 // `xbuild unwrap` end to end, minus the process: open the built image, unwrap
 // it, write or push the result to every destination (the same names,
 // destinations, auth and progress as wrap).
-import type { Platform } from '../oci/model.ts';
 import { openReference } from '../open/open.ts';
-import { formatReference, parseImageName } from '../oci/reference.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
-import { resolveOutputs, type OutputSpec } from '../open/output.ts';
-import { deliverImage, wordedProgress, type DeliveredOutput } from '../open/deliver.ts';
-import { RegistryClient, type RegistryClientOptions } from '../registry/client.ts';
+import { deliverImage, type DeliveredOutput } from '../open/deliver.ts';
+import { openImageSession, type ImageRequest, type RegistryOverrides } from '../open/request.ts';
 import { unwrapImage, type UnwrappedEntry } from './unwrap.ts';
 import { selectPlatforms } from './select.ts';
 
-export interface UnwrapRequest {
-  image: string;
-  tags: string[];
-  output?: OutputSpec;
-  platforms?: Platform[];
-  env: Record<string, string | undefined>;
-  insecureRegistries?: string[];
-}
+export type UnwrapRequest = ImageRequest;
 
 export interface UnwrapReport {
   image: string;
@@ -31,15 +21,9 @@ export interface UnwrapReport {
   bytesSaved: number;
 }
 
-export async function runUnwrap(req: UnwrapRequest, deps: { registry?: Partial<Omit<RegistryClientOptions, 'env' | 'insecureRegistries' | 'onProgress'>> } = {},
-  onProgress: OnProgress = noProgress): Promise<UnwrapReport> {
-  const ref = parseImageName(req.image);
-  const outs = resolveOutputs(req.tags, req.output);
-  const name = formatReference(ref);
-  const mountedFrom = new Map<string, string>();
-  const clientOpts = { ...deps.registry, env: req.env, insecureRegistries: req.insecureRegistries };
-  const pullClient = new RegistryClient({ ...clientOpts, onProgress: wordedProgress(onProgress, 'Downloading', mountedFrom) });
-  const pushClient = new RegistryClient({ ...clientOpts, onProgress: wordedProgress(onProgress, 'Pushing', mountedFrom) });
+export async function runUnwrap(req: UnwrapRequest, deps: { registry?: RegistryOverrides } = {}, onProgress: OnProgress = noProgress): Promise<UnwrapReport> {
+  const session = openImageSession(req, deps.registry ?? {}, onProgress);
+  const { ref, outs, name, mountedFrom, pullClient, pushClient } = session;
   try {
     onProgress({ kind: 'step', message: `reading ${name}` });
     let input = await openReference(ref, { env: req.env, insecureRegistries: req.insecureRegistries, onProgress, registryClient: pullClient });
@@ -56,6 +40,6 @@ export async function runUnwrap(req: UnwrapRequest, deps: { registry?: Partial<O
     });
     return { image: name, inputDigest, digest: await single.digest(), mediaType: await single.mediaType(), outputs, platforms: result.entries, bytesSaved: result.bytesSaved };
   } finally {
-    pullClient.close(); pushClient.close();
+    session.close();
   }
 }

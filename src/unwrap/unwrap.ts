@@ -8,6 +8,7 @@ import type { Descriptor, Image, ImageConfig, ImageIndex, ImageManifest, ImageOr
 import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, ANNOTATION_DOCKER_REFERENCE_TYPE } from '../oci/media-types.ts';
 import { validateImageOrIndex } from '../oci/manifest.ts';
 import { sha256Digest } from '../oci/digest.ts';
+import { entryFor, indexOf } from '../oci/index-of.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import { CROSS_BUILD_END, CROSS_BUILD_START } from '../contract/in-image.ts';
@@ -56,7 +57,7 @@ async function dirsOnlyInXbuildLayer(layers: Layer[], xbuild: number, xbuildScan
   for (let i = 0; i < xbuild && dirs.size > 0; i++) {
     const label = `base layer ${i + 1}/${layers.length} ${layers[i]!.descriptor.digest.slice(0, 19)}`;
     onProgress({ kind: 'step', message: `reading the names of ${label}` });
-    const scan = await scanLayer(await layers[i]!.open(), label, { hash: false }).catch((e) => { throw wrapError(`reading ${label} of ${name}`, e); });
+    const scan = await scanLayer(layers[i]!, label, { hash: false }).catch((e) => { throw wrapError(`reading ${label} of ${name}`, e); });
     for (const e of scan) dirs.delete(e.path);
   }
   return dirs;
@@ -75,7 +76,7 @@ export async function unwrapSingle(img: Image, onProgress: OnProgress = noProgre
   for (let i = first; i < layers.length; i++) {
     const label = `layer ${i + 1}/${layers.length} ${layers[i]!.descriptor.digest.slice(0, 19)}`;
     onProgress({ kind: 'step', message: `reading ${label}` });
-    scans[i] = await scanLayer(await layers[i]!.open(), label).catch((e) => { throw wrapError(`reading ${label} of ${img.name}`, e); });
+    scans[i] = await scanLayer(layers[i]!, label).catch((e) => { throw wrapError(`reading ${label} of ${img.name}`, e); });
   }
   const shimDigests = new Set<string>();
   for (const s of scans) for (const e of s ?? []) if ((e.path === CROSS_BUILD_START || e.path === CROSS_BUILD_END) && e.digest) shimDigests.add(e.digest);
@@ -141,8 +142,7 @@ async function unwrapIndex(idx: Index, onProgress: OnProgress): Promise<UnwrapRe
       if (labels && labels[LABEL_XBUILD_VERSION]) {
         const p = d.platform ? `${d.platform.os}/${d.platform.architecture}${d.platform.variant ? `/${d.platform.variant}` : ''}` : d.digest;
         const r = await unwrapSingle(child, onProgress).catch((e) => { throw wrapError(`unwrapping ${p} of ${idx.name}`, e); });
-        const rm = await r.image.rawManifest();
-        const nd: Descriptor = { ...d, mediaType: await r.image.mediaType(), digest: sha256Digest(rm), size: rm.length };
+        const nd = await entryFor(d, r.image);
         manifests.push(nd); children.set(nd.digest, r.image); entries.push(r.entry); replaced.add(d.digest);
         continue;
       }
@@ -154,20 +154,8 @@ async function unwrapIndex(idx: Index, onProgress: OnProgress): Promise<UnwrapRe
   // Attestations describe the build of the wrapped image, not this one: they go with it.
   const kept = manifests.filter((d) => !replaced.has(d.annotations?.['vnd.docker.reference.digest'] ?? ''));
   for (const e of entries) if (e.action === 'kept' && !kept.some((d) => d.digest === e.digest)) e.action = 'dropped';
-  const outIdx = { ...raw, manifests: kept };
-  const rawOut = Buffer.from(JSON.stringify(outIdx));
   const mediaType = await idx.mediaType();
-  const digest = sha256Digest(rawOut);
-  const image: Index = {
-    kind: 'index', name: `${idx.name} unwrapped`,
-    manifest: async () => outIdx as ImageIndex, rawManifest: async () => rawOut,
-    mediaType: async () => mediaType, digest: async () => digest,
-    child: async (cd) => {
-      const c = children.get(cd.digest);
-      if (!c) throw new XbuildError('NOT_FOUND', `${cd.digest} is not an entry of the unwrapped index`);
-      return c;
-    },
-  };
+  const { index: image, digest } = indexOf(`${idx.name} unwrapped`, { ...raw, manifests: kept }, mediaType, children);
   return { image, digest, mediaType, entries, bytesSaved: entries.reduce((n, e) => n + (e.bytesSaved ?? 0), 0) };
 }
 

@@ -6,7 +6,7 @@ import { ElfCapture, type CaptureLimits, DEFAULT_CAPTURE_LIMITS } from '../elf/b
 import { tryInspectElf, type ElfInfo } from '../elf/inspect.ts';
 import { ApplyError, FsView, WHITEOUT_PREFIX, type Applied } from '../layer/fs-view.ts';
 import { isXbuildOwned } from '../contract/owned.ts';
-import { walkLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
+import { walkImageLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
 import type { Layer } from '../oci/model.ts';
 import type { OnProgress } from '../progress.ts';
 import { ORIGINAL_SUFFIX, STATE_FILE } from '../contract/in-image.ts';
@@ -57,12 +57,11 @@ export async function collectImageView(layers: Layer[], opts: { onProgress?: OnP
     opts.onProgress?.({ kind: 'step', message: `reading ${label} (${layer.descriptor.size} bytes)` });
     view.beginLayer(i);
     try {
-      const blob = await layer.open();
       let ordinal = 0;
-      const r = await walkLayer(blob, (e) => {
+      const r = await walkImageLayer(layer, (e) => {
         if (e.kind !== 'dir' && !e.path.split('/').pop()!.startsWith(WHITEOUT_PREFIX) && isXbuildOwned(e.path)) ownedInLayers.push({ layer: i, path: e.path });
         return applyEntry(view, e, ordinal++, findings, limits, label, keep);
-      }, { label, diffId: layer.diffId });
+      }, label);
       entries += r.entries; bytes += r.bytes;
     } catch (err) {
       throw wrapError(`reading ${label}`, err);
@@ -148,12 +147,12 @@ export async function readResolved(view: FsView<ContentInfo>, layers: Layer[], p
     const label = `layer ${li + 1}/${layers.length} ${layer.descriptor.digest.slice(0, 19)}`;
     let ordinal = 0;
     try {
-      await walkLayer(await layer.open(), (e) => {
+      await walkImageLayer(layer, (e) => {
         const w = entries.get(ordinal++);
         if (!w || e.kind !== 'file') return undefined;
         const key = `${li}:${ordinal - 1}`;
         return captureContent(w.path, e.size, limits, (info) => { got.set(key, info); }, w.text);
-      }, { label, diffId: layer.diffId });
+      }, label);
     } catch (err) {
       throw wrapError(`reading ${label} again`, err);
     }

@@ -1,25 +1,15 @@
 // `xbuild wrap` end to end, minus the process: open the base, wrap it, write
 // or push the result to every destination. Dependencies (how layers are made,
 // how images are pushed) are injected so tests can run every path.
-import type { Platform } from '../oci/model.ts';
 import { openReference, type OpenOptions } from '../open/open.ts';
-import { formatReference, parseImageName, type ImageReference } from '../oci/reference.ts';
-
 import { XbuildError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import { wrapImage, type LayerSource, type WrappedEntry } from './wrap.ts';
-import { resolveOutputs, type OutputSpec, type ResolvedOutputs } from '../open/output.ts';
-import { deliverImage, wordedProgress, type DeliveredOutput } from '../open/deliver.ts';
-import { RegistryClient, type RegistryClientOptions } from '../registry/client.ts';
+import { deliverImage, type DeliveredOutput } from '../open/deliver.ts';
+import { openImageSession, type ImageRequest, type ImageSession, type RegistryOverrides } from '../open/request.ts';
 
-export interface WrapRequest {
-  /** Base image name (registry reference, oci:DIR[:TAG], docker-archive:FILE[:REF]). */
-  image: string;
-  tags: string[];
-  output?: OutputSpec;
-  platforms?: Platform[];
-  env: Record<string, string | undefined>;
-  insecureRegistries?: string[];
+/** `image` names the base. */
+export interface WrapRequest extends ImageRequest {
   sourceDateEpoch?: number;
   hostArch?: string;
   xbuildVersion: string;
@@ -31,8 +21,7 @@ export interface WrapRequest {
 
 export interface WrapDeps {
   layerSource: LayerSource;
-  /** Registry client options (tests: retry timings, DNS); env/insecure/progress come from the request. */
-  registry?: Partial<Omit<RegistryClientOptions, 'env' | 'insecureRegistries' | 'onProgress'>>;
+  registry?: RegistryOverrides;
 }
 
 export interface WrapReport {
@@ -47,20 +36,14 @@ export interface WrapReport {
 
 export async function runWrap(req: WrapRequest, deps: WrapDeps, onProgress: OnProgress = noProgress): Promise<WrapReport> {
   // Validate every name before any work (bad input fails fast, nothing written).
-  const baseRef = parseImageName(req.image);
-  const outs = resolveOutputs(req.tags, req.output);
-  const baseName = formatReference(baseRef);
-  const mountedFrom = new Map<string, string>();
   const t = req.timeouts ?? {};
-  const clientOpts = {
-    ...deps.registry, env: req.env, insecureRegistries: req.insecureRegistries,
-    ...(t.blobMs !== undefined ? { blobDeadlineMs: t.blobMs } : {}), ...(t.stallMs !== undefined ? { stallTimeoutMs: t.stallMs } : {}),
-  };
-  const pullClient = new RegistryClient({ ...clientOpts, onProgress: wordedProgress(onProgress, 'Downloading', mountedFrom) });
-  const pushClient = new RegistryClient({ ...clientOpts, onProgress: wordedProgress(onProgress, 'Pushing', mountedFrom) });
+  const session = openImageSession(req, {
+    ...deps.registry, ...(t.blobMs !== undefined ? { blobDeadlineMs: t.blobMs } : {}), ...(t.stallMs !== undefined ? { stallTimeoutMs: t.stallMs } : {}),
+  }, onProgress);
+  const baseName = session.name;
   let timer: NodeJS.Timeout | undefined;
   try {
-    const work = wrapWith(req, deps, baseRef, outs, baseName, pullClient, pushClient, mountedFrom, onProgress);
+    const work = wrapWith(req, deps, session, onProgress);
     if (t.commandMs === undefined) return await work;
     work.catch(() => { /* after the deadline the command has already failed */ });
     return await Promise.race([work, new Promise<never>((_, rej) => {
@@ -68,12 +51,12 @@ export async function runWrap(req: WrapRequest, deps: WrapDeps, onProgress: OnPr
     })]);
   } finally {
     clearTimeout(timer);
-    pullClient.close(); pushClient.close();
+    session.close();
   }
 }
 
-async function wrapWith(req: WrapRequest, deps: WrapDeps, baseRef: ImageReference, outs: ResolvedOutputs, baseName: string,
-  pullClient: RegistryClient, pushClient: RegistryClient, mountedFrom: Map<string, string>, onProgress: OnProgress): Promise<WrapReport> {
+async function wrapWith(req: WrapRequest, deps: WrapDeps, session: ImageSession, onProgress: OnProgress): Promise<WrapReport> {
+  const { ref: baseRef, outs, name: baseName, mountedFrom, pullClient, pushClient } = session;
   const openOpts: OpenOptions = { env: req.env, insecureRegistries: req.insecureRegistries, onProgress, registryClient: pullClient };
   onProgress({ kind: 'step', message: `reading ${baseName}` });
   const base = await openReference(baseRef, openOpts);

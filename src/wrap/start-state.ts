@@ -11,7 +11,7 @@
 // /etc/dpkg/dpkg.cfg.d exists.
 import { posix } from 'node:path';
 import { ApplyError, FsView, type Applied } from '../layer/fs-view.ts';
-import { walkLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
+import { walkImageLayer, type ContentSink, type WalkEntry } from '../layer/walk.ts';
 import type { LayerEntry } from '../layer/entry.ts';
 import type { Layer } from '../oci/model.ts';
 import type { QemuArch } from '../oci/platform.ts';
@@ -58,7 +58,7 @@ async function readView(layers: Layer[]): Promise<FsView<Facts>> {
   for (const [i, layer] of layers.entries()) {
     const label = `base layer ${i + 1}/${layers.length} ${layer.descriptor.digest.slice(0, 19)}`;
     view.beginLayer(i);
-    await walkLayer(await layer.open(), (e: WalkEntry): ContentSink | undefined => {
+    await walkImageLayer(layer, (e: WalkEntry): ContentSink | undefined => {
       let applied: Applied<Facts>;
       try {
         applied = view.apply({ name: e.name, kind: e.kind, mode: e.mode, size: e.size, ...(e.linkname !== undefined ? { linkname: e.linkname } : {}) });
@@ -117,7 +117,7 @@ function candidates(view: FsView<Facts>): string[] {
 async function captureContents(layers: Layer[], wanted: Map<string, Buffer | undefined>): Promise<void> {
   const byLayer = new Set([...wanted.keys()].map((k) => Number(k.slice(0, k.indexOf(' ')))));
   for (const i of byLayer) {
-    await walkLayer(await layers[i]!.open(), (e) => {
+    await walkImageLayer(layers[i]!, (e) => {
       const key = `${i} ${e.path}`;
       if (e.kind !== 'file' || !wanted.has(key)) return undefined;
       const parts: Buffer[] = [];

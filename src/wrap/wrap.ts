@@ -12,7 +12,7 @@ import { buildLayer } from '../layer/build.ts';
 import { emulationFor, formatPlatform, matchPlatform, normalizePlatform } from '../oci/platform.ts';
 import { ANNOTATION_BASE_DIGEST, ANNOTATION_BASE_NAME, gzipLayerMediaTypeFor, isIndexMediaType } from '../oci/media-types.ts';
 import { isAttestationOrUnknown, isRunnableManifest, validateImageOrIndex } from '../oci/manifest.ts';
-import { sha256Digest } from '../oci/digest.ts';
+import { entryFor, indexOf } from '../oci/index-of.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import type { QemuArch } from '../oci/platform.ts';
@@ -138,19 +138,8 @@ async function wrapIndex(base: Index, ctx: Ctx): Promise<WrapResult> {
   }
   const baseDigest = await base.digest();
   const out = { ...raw, manifests: newManifests, annotations: { ...(raw.annotations ?? {}), [ANNOTATION_BASE_NAME]: ctx.opts.baseName, [ANNOTATION_BASE_DIGEST]: baseDigest } };
-  const rawOut = Buffer.from(JSON.stringify(out));
   const mediaType = await base.mediaType();
-  const digest = sha256Digest(rawOut);
-  const index: Index = {
-    kind: 'index', name: `wrapped ${base.name}`,
-    manifest: async () => out as ImageIndex, rawManifest: async () => rawOut,
-    mediaType: async () => mediaType, digest: async () => digest,
-    child: async (cd) => {
-      const c = children.get(cd.digest);
-      if (!c) throw new XbuildError('NOT_FOUND', `${cd.digest} is not an entry of the wrapped index`);
-      return c;
-    },
-  };
+  const { index, digest } = indexOf(`wrapped ${base.name}`, out, mediaType, children);
   if (!isIndexMediaType(mediaType)) throw new XbuildError('INVALID_IMAGE', `${base.name}: index has media type ${mediaType}`);
   return { image: index, digest, mediaType, entries };
 }
@@ -170,8 +159,7 @@ async function wrapEntry(base: Index, d: Descriptor, selected: boolean, ctx: Ctx
   const plat = formatPlatform(d.platform!);
   if (child.kind !== 'image') throw new XbuildError('UNSUPPORTED', `${base.name}: nested index for ${plat} is not supported`);
   const img = await appendXbuildLayer(child, ctx.opts.baseName, ctx, d.platform).catch((e) => { throw wrapError(`wrapping ${plat} of ${base.name}`, e); });
-  const rawChild = await img.rawManifest();
-  return { nd: { ...d, mediaType: await img.mediaType(), digest: sha256Digest(rawChild), size: rawChild.length }, img, action: 'wrapped' };
+  return { nd: await entryFor(d, img), img, action: 'wrapped' };
 }
 
 /** Refuse an index entry whose platform claim disagrees with the image's own config. */

@@ -80,3 +80,10 @@ export function gnuLong(kind: 'L' | 'K', value: string | Buffer): Buffer {
 }
 
 export const END = Buffer.alloc(1024);
+
+/** `tar` without its end-of-archive zero blocks (to append entries to it). */
+export function withoutEnd(tar: Buffer): Buffer {
+  let n = tar.length;
+  while (n >= 512 && tar.subarray(n - 512, n).every((b) => b === 0)) n -= 512;
+  return tar.subarray(0, n);
+}

@@ -2,7 +2,7 @@
 // the real `umoci unpack` (Go archive/tar + filepath-securejoin), and compare
 // its root file system with the view verify computes from the same layout
 // (through openImage + collectImageView, the code verify runs).
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +23,10 @@ export interface LayerSpec {
   gzTail?: Buffer;
   /** diff_id to put in the config instead of the right one. */
   diffId?: string;
+  /** Compress with the zstd CLI (media type ...tar+zstd) instead of gzip. */
+  zstd?: boolean;
+  /** Layer descriptor annotations. */
+  annotations?: Record<string, string>;
 }
 
 export interface StackSpec { layers: LayerSpec[]; architecture?: string; variant?: string }
@@ -33,8 +37,8 @@ export async function writeLayout(dir: string, spec: StackSpec): Promise<void> {
   const put = async (b: Buffer) => { const h = sha(b); await writeFile(join(dir, 'blobs', 'sha256', h), b); return { digest: `sha256:${h}`, size: b.length }; };
   const layers = []; const diffIds = [];
   for (const l of spec.layers) {
-    const blob = l.plain ? l.tar : Buffer.concat([gzipSync(l.tar), l.gzTail ?? Buffer.alloc(0)]);
-    layers.push({ mediaType: `application/vnd.oci.image.layer.v1.tar${l.plain ? '' : '+gzip'}`, ...await put(blob) });
+    const blob = l.plain ? l.tar : l.zstd ? execFileSync('zstd', ['-q', '-c'], { input: l.tar }) : Buffer.concat([gzipSync(l.tar), l.gzTail ?? Buffer.alloc(0)]);
+    layers.push({ mediaType: `application/vnd.oci.image.layer.v1.tar${l.plain ? '' : l.zstd ? '+zstd' : '+gzip'}`, ...await put(blob), ...(l.annotations ? { annotations: l.annotations } : {}) });
     diffIds.push(l.diffId ?? `sha256:${sha(l.tar)}`);
   }
   const config = Buffer.from(JSON.stringify({
