@@ -55,6 +55,9 @@ PKGS=(
   # 3. real parts the tests run against: registry (+ htpasswd, openssl for auth/TLS), skopeo,
   #    builders (buildah, docker.io), podman (test/e2e-run-local), debootstrap for Debian fixture images
   docker-registry apache2-utils openssl skopeo buildah docker.io podman uidmap debootstrap
+  #    rootless builders (test/e2e-rootless): uidmap's setuid newuidmap/newgidmap (above), rootlesskit for
+  #    rootless dockerd (docs/builders.md "Rootless builders")
+  rootlesskit
   # umoci: the real unpacker verify's layer reader is differential-tested against (test/layer-umoci-*)
   umoci
   # 4. tools of the fixture scripts and helpers: busybox, file, jq, unshare/setpriv (util-linux), ip
