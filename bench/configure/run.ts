@@ -22,7 +22,7 @@ import { copyTree, qemuArchOf, REPO_ROOT, removeTree, runFixtureScript } from '.
 import { assertNoArmBinfmt } from '../../test/helpers/binfmt.ts';
 import { findEmulator } from '../../test/helpers/emulators.ts';
 import { runHost, type RunResult } from '../../test/helpers/guest.ts';
-import { CHROOT_WRAPPER, GUEST_ENV, stockQemuPath, type WorkloadArch } from '../../test/helpers/workload.ts';
+import { BINFMT, CHROOT_WRAPPER, GUEST_ENV, stockQemuPath, type WorkloadArch } from '../../test/helpers/workload.ts';
 import { installXbuildLayer } from '../../test/helpers/install-layer.ts';
 import { ensureShim } from '../../src/shims/build.ts';
 import { cacheRoot } from '../../src/cache-root.ts';
@@ -31,12 +31,6 @@ const run = promisify(execFile);
 const ARCH = (process.env.XBUILD_CONFIGURE_ARCH ?? 'armhf') as WorkloadArch;
 const REPS = Number(process.env.XBUILD_BENCH_REPS ?? 3);
 const USERNS_ROOT = join(REPO_ROOT, 'bench', 'workloads', 'userns-root.sh');
-const BINFMT: Record<WorkloadArch, [string, string]> = {
-  armhf: [String.raw`\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00`,
-    String.raw`\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`],
-  arm64: [String.raw`\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00`,
-    String.raw`\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`],
-};
 // a fresh copy of the source each time; configure's own output to a log; "configured" on success
 const SCRIPT = 'rm -rf /tmp/h && cp -a /root/hello /tmp/h && cd /tmp/h && { ./configure >/tmp/h.log 2>&1 || { tail -n 20 /tmp/h.log; exit 1; }; } && echo configured';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -20,7 +20,7 @@ import { assertNoArmBinfmt } from '../../test/helpers/binfmt.ts';
 import { findEmulator } from '../../test/helpers/emulators.ts';
 import { runHost, type RunResult } from '../../test/helpers/guest.ts';
 import {
-  CHROOT_WRAPPER, crashLines, GUEST_ENV, installEmulator, installPrograms, runXbuild, stockQemuPath, workloadTreePath, type WorkloadArch,
+  BINFMT, CHROOT_WRAPPER, crashLines, GUEST_ENV, installEmulator, installPrograms, runXbuild, stockQemuPath, workloadTreePath, type WorkloadArch,
 } from '../../test/helpers/workload.ts';
 import { WORKLOADS, type Workload } from './workloads.ts';
 
@@ -28,13 +28,6 @@ const ARCHS = (process.env.XBUILD_WORKLOADS_ARCHS ?? 'armhf,arm64').split(',').f
 const ONLY = process.env.XBUILD_WORKLOADS_ONLY ? new RegExp(process.env.XBUILD_WORKLOADS_ONLY, 'i') : undefined;
 const USERNS_ROOT = join(REPO_ROOT, 'bench', 'workloads', 'userns-root.sh');
 
-// binfmt_misc entries as Debian's qemu-user-binfmt registers them (magic, mask)
-const BINFMT: Record<WorkloadArch, [string, string]> = {
-  armhf: [String.raw`\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00`,
-    String.raw`\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`],
-  arm64: [String.raw`\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00`,
-    String.raw`\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`],
-};
 // flags as Debian's qemu-user 10.0 ships them (usr/share/qemu/binfmt.d/qemu-arm.conf): O pass an
 // open fd of the binary, P preserve argv[0], F emulator opened at registration
 const BINFMT_FLAGS = 'OPF';

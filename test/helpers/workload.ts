@@ -45,6 +45,14 @@ export async function installEmulator(root: string, arch: WorkloadArch, hostEmul
 }
 
 // mount /proc (own pid namespace) and the host's /dev, then chroot; "$@" is the command
+// binfmt_misc entries as Debian's qemu-user-binfmt registers them (magic, mask)
+export const BINFMT: Record<WorkloadArch, [string, string]> = {
+  armhf: [String.raw`\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00`,
+    String.raw`\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`],
+  arm64: [String.raw`\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00`,
+    String.raw`\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`],
+};
+
 export const CHROOT_WRAPPER = 'set -e; r=$1; shift; mount -t proc proc "$r/proc"; mount --rbind /dev "$r/dev"; exec chroot "$r" "$@"';
 
 /** Runs guest shell SCRIPT in ROOT under xbuild's emulator (-execve), private mount + pid namespaces. */
