@@ -4,13 +4,13 @@
 //
 // A test that fails here names a behaviour of the emulator that is wrong; each
 // failure message carries the exact host command line to reproduce it.
-import test, { type ExecutionContext } from 'ava';
-import { chmod, cp, mkdir, symlink, writeFile } from 'node:fs/promises';
+import test from 'ava';
+import { chmod, cp, mkdir, symlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { armRootPath, removeTree, testProgramsPath, type DebArch, type RootFlavor } from './helpers/arm-root.ts';
 import { assertHostCannotExecArm, assertNoArmBinfmt } from './helpers/binfmt.ts';
 import { emulatorMarker, findEmulator } from './helpers/emulators.ts';
-import { describeRun, prepareGuest, runGuest, type Guest, type RunOptions, type RunResult } from './helpers/guest.ts';
+import { describeRun, ok, prepareGuest, put, runGuest, sh, type Guest } from './helpers/guest.ts';
 
 type ArmDebArch = Extract<DebArch, 'armhf' | 'arm64' | 'armel'>;
 const ARCHES: ArmDebArch[] = ['armhf', 'arm64'];
@@ -43,23 +43,8 @@ function guest(arch: DebArch, flavor: RootFlavor = 'debian-dash'): Guest {
   return g;
 }
 
-function sh(g: Guest, script: string, opts?: RunOptions): Promise<RunResult> {
-  return runGuest(g, ['/bin/sh', '-c', script], opts);
-}
 
-/** Writes a file into the guest tree (path is guest-absolute). */
-async function put(g: Guest, path: string, content: string | Buffer, mode = 0o755): Promise<void> {
-  await mkdir(join(g.root, path, '..'), { recursive: true });
-  await writeFile(join(g.root, path), content);
-  await chmod(join(g.root, path), mode);
-}
 
-function ok(t: ExecutionContext, r: RunResult, stdout: string | RegExp): void {
-  const msg = describeRun(r);
-  if (typeof stdout === 'string') t.is(r.stdout, stdout, msg);
-  else t.regex(r.stdout, stdout, msg);
-  t.is(r.code, 0, msg);
-}
 
 /** Expected output of /opt/xb/argv for the given vector. */
 const argvOut = (...v: string[]) => v.map((a, i) => `argv[${i}]=${a}\n`).join('') + `argc=${v.length}\n`;

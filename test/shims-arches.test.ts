@@ -18,7 +18,7 @@ import { assertHostCannotExecArm, assertNoArmBinfmt } from './helpers/binfmt.ts'
 import { copyTree, debianRootPath, type DebArch, type NewRootFlavor } from './helpers/arm-root.ts';
 import { cacheRoot } from './helpers/shims-roots.ts';
 import { patchedEmulator } from './helpers/shims-emulator.ts';
-import { chrootRun, diffSnapshots, snapshotTree, type RunResult } from './helpers/shims-chroot.ts';
+import { chrootRun, diffSnapshots, slot, snapshotTree, type RunResult } from './helpers/shims-chroot.ts';
 import { buildRecorderEmulator } from './helpers/recorder-emulator.ts';
 
 const TARGETS: Array<{ deb: DebArch; qemu: QemuArch; uname: string }> = [
@@ -27,14 +27,6 @@ const TARGETS: Array<{ deb: DebArch; qemu: QemuArch; uname: string }> = [
   { deb: 's390x', qemu: 's390x', uname: 's390x' },
 ];
 
-// One tree at a time per pair: every command starts an emulator, and the machine is small.
-let running = 0;
-const waiting: (() => void)[] = [];
-async function slot<T>(fn: () => Promise<T>): Promise<T> {
-  if (running >= 2) await new Promise<void>((r) => waiting.push(r));
-  running++;
-  try { return await fn(); } finally { running--; waiting.shift()?.(); }
-}
 
 const show = (r: RunResult): string => `exit ${r.code ?? r.signal}\n--- stdout\n${r.stdout}--- stderr\n${r.stderr}`;
 

@@ -16,19 +16,11 @@ import type { QemuArch } from '../src/oci/platform.ts';
 import { assertNoArmBinfmt } from './helpers/binfmt.ts';
 import { cacheRoot, copyRoot, debFile, sha256File, type DebArch, type RootFlavor } from './helpers/shims-roots.ts';
 import { patchedEmulator } from './helpers/shims-emulator.ts';
-import { chrootRun, diffSnapshots, snapshotTree, type RunResult } from './helpers/shims-chroot.ts';
+import { chrootRun, diffSnapshots, slot, snapshotTree, type RunResult } from './helpers/shims-chroot.ts';
 
 const qemuArchOf = (a: DebArch): QemuArch => (a === 'armhf' ? 'arm' : 'aarch64');
 const ARCHES: DebArch[] = ['armhf', 'arm64'];
 
-// Two trees at a time: each command starts an emulator, and the machine is small.
-let running = 0;
-const waiting: (() => void)[] = [];
-async function slot<T>(fn: () => Promise<T>): Promise<T> {
-  if (running >= 2) await new Promise<void>((r) => waiting.push(r));
-  running++;
-  try { return await fn(); } finally { running--; waiting.shift()?.(); }
-}
 
 async function prepare(t: ExecutionContext, arch: DebArch, flavor: RootFlavor): Promise<string> {
   await assertNoArmBinfmt();

@@ -7,9 +7,10 @@
 //   /opt/host/busybox             host-native x86_64 static busybox
 // By default a run happens in a private mount namespace (unshare --mount --fork)
 // with /proc mounted and /dev bind-mounted, so nothing leaks to the host.
+import type { ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { chmod, copyFile, mkdir, readdir } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QemuArch } from '../../src/oci/platform.ts';
 import { armRoot, hostBusyboxPath, qemuArchOf, testProgramsPath, type DebArch, type RootFlavor } from './arm-root.ts';
@@ -141,4 +142,24 @@ function spawnCollect(cmd: string[], o: { env?: Record<string, string>; input?: 
 export function describeRun(r: RunResult): string {
   const clip = (x: string) => (x.length <= 2400 ? x : `${x.slice(0, 800)}\n[... ${x.length - 2400} bytes ...]\n${x.slice(-1600)}`);
   return `command: ${r.command}\nexit: ${r.code ?? r.signal}\nstdout: ${clip(r.stdout)}\nstderr: ${clip(r.stderr)}`;
+}
+
+/** `/bin/sh -c SCRIPT` inside the guest. */
+export function sh(g: Guest, script: string, opts?: RunOptions): Promise<RunResult> {
+  return runGuest(g, ['/bin/sh', '-c', script], opts);
+}
+
+/** Writes a file into the guest tree (path is guest-absolute). */
+export async function put(g: Guest, path: string, content: string | Buffer, mode = 0o755): Promise<void> {
+  await mkdir(join(g.root, path, '..'), { recursive: true });
+  await writeFile(join(g.root, path), content);
+  await chmod(join(g.root, path), mode);
+}
+
+/** The run exited 0 and printed exactly `stdout` (or something matching it). */
+export function ok(t: ExecutionContext, r: RunResult, stdout: string | RegExp): void {
+  const msg = describeRun(r);
+  if (typeof stdout === 'string') t.is(r.stdout, stdout, msg);
+  else t.regex(r.stdout, stdout, msg);
+  t.is(r.code, 0, msg);
 }

@@ -100,3 +100,13 @@ export function diffSnapshots(a: Map<string, NodeFacts>, b: Map<string, NodeFact
   for (const k of b.keys()) if (!a.has(k)) diffs.push(`+ ${k}`);
   return diffs;
 }
+
+// Two trees at a time: each chroot command starts an emulator, and the machine is small.
+let running = 0;
+const waiting: (() => void)[] = [];
+/** Runs fn when fewer than two others started through slot() are still running. */
+export async function slot<T>(fn: () => Promise<T>): Promise<T> {
+  if (running >= 2) await new Promise<void>((r) => waiting.push(r));
+  running++;
+  try { return await fn(); } finally { running--; waiting.shift()?.(); }
+}
