@@ -20,9 +20,9 @@ export function qemuArchOf(arch: DebArch): QemuArch {
 }
 
 /** Runs scripts/fixtures/<script> and returns its last stdout line (the path it printed). */
-export function runFixtureScript(script: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<string> {
+export function runFixtureScript(script: string, args: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 20 * 60_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile('bash', [join(FIXTURE_SCRIPTS, script), ...args], { env, maxBuffer: 64 << 20, timeout: 20 * 60_000 }, (err, stdout, stderr) => {
+    execFile('bash', [join(FIXTURE_SCRIPTS, script), ...args], { env, maxBuffer: 64 << 20, timeout: timeoutMs }, (err, stdout, stderr) => {
       if (err) {
         const tail = String(stderr).trim().split('\n').slice(-15).join('\n');
         reject(new Error(`scripts/fixtures/${script} ${args.join(' ')} failed (${err.message.split('\n')[0]}):\n${tail}`));
