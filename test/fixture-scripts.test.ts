@@ -20,6 +20,7 @@ test('xb_debian_mirror reads the first non-security URIs entry of debian.sources
   await writeFile(src, 'Types: deb\nURIs: http://security.example.invalid/debian-security\nSuites: x-security\n\nTypes: deb\nURIs: http://mirror.example.invalid/debian/\nSuites: x\n');
   t.is((await mirrorOf({ XB_DEBIAN_SOURCES: src })).stdout, 'http://mirror.example.invalid/debian\n');
   t.is((await mirrorOf({ XB_DEBIAN_SOURCES: src, XBUILD_DEBIAN_MIRROR: 'http://other.example.invalid/d' })).stdout, 'http://other.example.invalid/d\n');
+  t.is((await run('bash', ['-c', `. ${DIR}/lib.sh; xb_debian_mirror security`], { env: { PATH: process.env.PATH, XB_DEBIAN_SOURCES: src } })).stdout, 'http://security.example.invalid/debian-security\n');
   await writeFile(src, 'Types: deb\n');
   const err = await t.throwsAsync(mirrorOf({ XB_DEBIAN_SOURCES: src })) as Error & { code?: number; stderr?: string };
   t.is(err.code, 2);
@@ -31,6 +32,7 @@ test('no fixture script names a Debian mirror host; the ones that need a mirror 
     const text = await readFile(join(DIR, f), 'utf8');
     t.notRegex(text, /https?:\/\/[a-z0-9.-]+\.(debian\.org|debian\.net)\b/, f);
     if (/debootstrap --foreign|\$mirror/.test(text)) t.regex(text, /mirror=\$\(xb_debian_mirror\)/, f);
+    if (f !== 'lib.sh') t.notRegex(text, /awk '\/\^URIs:/, `${f}: reads debian.sources itself instead of xb_debian_mirror`);
   }
 });
 
