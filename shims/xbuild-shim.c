@@ -18,7 +18,8 @@
 #if !defined(XB_ORIGINAL_SUFFIX) || !defined(XB_STATE_FILE) || !defined(XB_STATE_DIR) || \
     !defined(XB_EMULATOR_PREFIX) || !defined(XB_EMULATOR_SUFFIX) || !defined(XB_START_NAME) || \
     !defined(XB_END_NAME) || !defined(XB_SHIM_VERSION) || !defined(XB_NOTE_NAME) || \
-    !defined(XB_NT_SHIM) || !defined(XB_NT_EXECVE) || !defined(XB_EXECVE_FLAG) || !defined(XB_DPKG_HOOK)
+    !defined(XB_NT_SHIM) || !defined(XB_NT_EXECVE) || !defined(XB_EXECVE_FLAG) || !defined(XB_DPKG_HOOK) || \
+    !defined(XB_LEVERS)
 #error "build with src/shims/build.ts (ensureShim), which defines the contract names"
 #endif
 

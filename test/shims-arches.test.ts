@@ -19,7 +19,7 @@ import { copyTree, debianRootPath, type DebArch, type NewRootFlavor } from './he
 import { cacheRoot } from './helpers/shims-roots.ts';
 import { patchedEmulator } from './helpers/shims-emulator.ts';
 import { chrootRun, diffSnapshots, slot, snapshotTree, type RunResult } from './helpers/shims-chroot.ts';
-import { buildRecorderEmulator } from './helpers/recorder-emulator.ts';
+import { buildRecorderEmulator, LEVERS_ON } from './helpers/recorder-emulator.ts';
 
 const TARGETS: Array<{ deb: DebArch; qemu: QemuArch; uname: string }> = [
   { deb: 'riscv64', qemu: 'riscv64', uname: 'riscv64' },
@@ -73,7 +73,7 @@ for (const a of [...TARGETS, { deb: 'arm64' as DebArch, qemu: 'aarch64' as QemuA
     t.is(r.code, 0, show(r));
     r = await chrootRun(root, ['/bin/sh', '-c', 'echo hi']);
     t.is(r.code, 0, show(r));
-    t.regex(r.stdout, new RegExp(`^/usr/bin/qemu-${a.qemu}-static\\|-execve\\|-0\\|/bin/sh\\|--\\|/(usr/)?bin/dash\\.xbuild-orig\\|-c\\|echo hi\\|\\n$`), show(r));
+    t.regex(r.stdout, new RegExp(`^/usr/bin/qemu-${a.qemu}-static\\|-execve\\|${LEVERS_ON.replace(/\|/g, '\\|')}-0\\|/bin/sh\\|--\\|/(usr/)?bin/dash\\.xbuild-orig\\|-c\\|echo hi\\|\\n$`), show(r));
     r = await chrootRun(root, ['/usr/bin/cross-build-end']);
     t.is(r.code, 0, show(r));
   }));

@@ -17,6 +17,7 @@ import { assertNoArmBinfmt } from './helpers/binfmt.ts';
 import { cacheRoot, copyRoot, sha256File, type DebArch, type RootFlavor } from './helpers/shims-roots.ts';
 import { chrootRun, diffSnapshots, snapshotTree, type ChrootOptions, type RunResult } from './helpers/shims-chroot.ts';
 import { buildExecveat, buildRecorder } from './helpers/shims-recorder.ts';
+import { LEVERS_ON } from './helpers/recorder-emulator.ts';
 
 const run = promisify(execFile);
 const START = '/usr/bin/cross-build-start';
@@ -59,7 +60,7 @@ test('10: the official busybox layout (applets are hard links): every name of th
   }
   t.deepEqual(await readFile(join(root, 'bin/ash')), shim);
   r = await chrootRun(root, ['/bin/ash', '-c', 'x']);
-  t.is(r.stdout.split('\n')[0], `${emu}|-execve|-0|/bin/ash|--|/bin/ash${ORIGINAL_SUFFIX}|-c|x|`, show(r));
+  t.is(r.stdout.split('\n')[0], `${emu}|-execve|${LEVERS_ON}-0|/bin/ash|--|/bin/ash${ORIGINAL_SUFFIX}|-c|x|`, show(r));
   const afterStart = await snapshotTree(root, { strict: true });
   r = await chrootRun(root, [START]);
   t.is(r.code, 0, show(r));
@@ -244,7 +245,7 @@ test('15: shells started by fexecve and execveat (AT_EXECFN /dev/fd/N[/name], al
   await buildExecveat(join(root, 'usr/local/bin/xb-execveat'));
   let r = await chrootRun(root, [START]);
   t.is(r.code, 0, show(r));
-  const expected = `${emu}|-execve|-0|sh|--|/bin/dash${ORIGINAL_SUFFIX}|-c|x|`;
+  const expected = `${emu}|-execve|${LEVERS_ON}-0|sh|--|/bin/dash${ORIGINAL_SUFFIX}|-c|x|`;
   r = await chrootRun(root, ['/usr/local/bin/xb-execveat', 'fd', '/bin/sh', 'sh', '-c', 'x']);
   t.is(r.stdout.split('\n')[0], expected, show(r));
   r = await chrootRun(root, ['/usr/local/bin/xb-execveat', 'dirfd', '/bin', 'sh', 'sh', '-c', 'x']);

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { ensureShim, shimCompileFlags } from '../src/shims/build.ts';
-import { SHIM_VERSION } from '../src/contract/in-image.ts';
+import { EMULATOR_LEVERS, SHIM_VERSION } from '../src/contract/in-image.ts';
 import { checkShimBinary, shimNoteVersion } from '../src/shims/elf-check.ts';
 import { xbuildLayerEntries } from '../src/shims/layer.ts';
 import { installLayerEntries } from './helpers/install-layer.ts';
@@ -22,7 +22,7 @@ import { elfSample } from './helpers/elf-samples.ts';
 import { cacheRoot, copyRoot } from './helpers/shims-roots.ts';
 import { stockEmulator } from './helpers/shims-emulator.ts';
 import { chrootRun, diffSnapshots, snapshotTree } from './helpers/shims-chroot.ts';
-import { buildRecorderEmulator } from './helpers/recorder-emulator.ts';
+import { buildRecorderEmulator, LEVERS_ON } from './helpers/recorder-emulator.ts';
 
 const run = promisify(execFile);
 
@@ -270,11 +270,15 @@ test('the shim runs the emulator with -execve, argv[0] unchanged and the origina
   const started = await chrootRun(root, ['/usr/bin/cross-build-start']);
   t.is(started.code, 0, started.stderr);
   let r = await chrootRun(root, ['/bin/sh', '-c', 'echo hi', 'arg0', 'x y']);
-  t.is(r.stdout, '/usr/bin/qemu-arm-static|-execve|-0|/bin/sh|--|/bin/busybox.xbuild-orig|-c|echo hi|arg0|x y|\n', r.stderr);
+  t.is(r.stdout, `/usr/bin/qemu-arm-static|-execve|${LEVERS_ON}-0|/bin/sh|--|/bin/busybox.xbuild-orig|-c|echo hi|arg0|x y|\n`, r.stderr);
   r = await chrootRun(root, ['/bin/ash', '-l']);
-  t.is(r.stdout, '/usr/bin/qemu-arm-static|-execve|-0|/bin/ash|--|/bin/busybox.xbuild-orig|-l|\n', r.stderr);
+  t.is(r.stdout, `/usr/bin/qemu-arm-static|-execve|${LEVERS_ON}-0|/bin/ash|--|/bin/busybox.xbuild-orig|-l|\n`, r.stderr);
   // a #! script whose interpreter is the shim: the kernel passes the script as AT_EXECFN, argv[0] is the interpreter
   await writeFile(join(root, 'tmp/script'), '#!/bin/sh\necho never\n', { mode: 0o755 });
   r = await chrootRun(root, ['/tmp/script', 'a1']);
-  t.is(r.stdout, '/usr/bin/qemu-arm-static|-execve|-0|/bin/sh|--|/bin/busybox.xbuild-orig|/tmp/script|a1|\n', r.stderr);
+  t.is(r.stdout, `/usr/bin/qemu-arm-static|-execve|${LEVERS_ON}-0|/bin/sh|--|/bin/busybox.xbuild-orig|/tmp/script|a1|\n`, r.stderr);
+  // a lever's QEMU_* twin in the environment decides instead of the shim: its flag is left out (the emulator reads the variable)
+  const [first, ...rest] = EMULATOR_LEVERS;
+  r = await chrootRun(root, ['/bin/sh', '-c', 'x'], { env: { [first!.env]: 'off' } });
+  t.is(r.stdout, `/usr/bin/qemu-arm-static|-execve|${rest.map((l) => `${l.flag}|on|`).join('')}-0|/bin/sh|--|/bin/busybox.xbuild-orig|-c|x|\n`, r.stderr);
 });

@@ -81,6 +81,23 @@ static int open_original(const char *execfn, const char *argv0, char *orig)
 
 static int is_qemu_var(const char *e) { return starts_with(e, "QEMU_"); }
 
+/*
+ * The emulator's start-up levers (contract EMULATOR_LEVERS, patches/0020):
+ * each is passed as `FLAG on` unless the environment the emulator gets sets
+ * its QEMU_* twin, which then decides (QEMU_LEAN_HTABLE=off turns it off).
+ */
+struct lever { const char *flag, *env; };
+static const struct lever levers[] = XB_LEVERS;
+#define LEVER_COUNT (sizeof levers / sizeof levers[0] - 1)
+
+static int env_sets(char **envp, const char *name)
+{
+    usize n = slen(name);
+    for (int i = 0; envp[i]; i++)
+        if (starts_with(envp[i], name) && envp[i][n] == '=') return 1;
+    return 0;
+}
+
 static int run_shell(const char *execfn, int argc, char **argv, char **envp, int secure)
 {
     static char orig[PATH_MAX], emu[128];
@@ -114,30 +131,35 @@ static int run_shell(const char *execfn, int argc, char **argv, char **envp, int
     /* emulator -execve -0 argv0 -- original args... : one exec, same process. Not on the stack: argc is unbounded. */
     int envc = 0;
     while (envp[envc]) envc++;
-    char **nargv = sys_alloc(sizeof(char *) * ((usize)argc + 7 + (usize)envc + 1));
+    char **nargv = sys_alloc(sizeof(char *) * ((usize)argc + 7 + 2 * LEVER_COUNT + (usize)envc + 1));
     if (!nargv) {
         m("xbuild-shim: cannot run "); m(orig); m(": "); m_err(-ENOMEM);
         m_flush(2);
         return 126;
     }
+    /* A privileged start (AT_SECURE) must not let the caller steer the emulator: drop QEMU_* */
+    char **nenvp = envp;
+    if (secure) {
+        nenvp = nargv + argc + 7 + 2 * LEVER_COUNT;
+        int k = 0;
+        for (int i = 0; i < envc; i++)
+            if (!is_qemu_var(envp[i])) nenvp[k++] = envp[i];
+        nenvp[k] = 0;
+    }
     int n = 0;
     nargv[n++] = emu;
     nargv[n++] = XB_EXECVE_FLAG;
+    for (usize l = 0; l < LEVER_COUNT; l++) {
+        if (env_sets(nenvp, levers[l].env)) continue;
+        nargv[n++] = (char *)levers[l].flag;
+        nargv[n++] = "on";
+    }
     nargv[n++] = "-0";
     nargv[n++] = (char *)(argv0 ? argv0 : execfn);
     nargv[n++] = "--";
     nargv[n++] = orig;
     for (int i = 1; i < argc; i++) nargv[n++] = argv[i];
     nargv[n++] = 0;
-    /* A privileged start (AT_SECURE) must not let the caller steer the emulator: drop QEMU_* */
-    char **nenvp = envp;
-    if (secure) {
-        nenvp = nargv + n;
-        int k = 0;
-        for (int i = 0; i < envc; i++)
-            if (!is_qemu_var(envp[i])) nenvp[k++] = envp[i];
-        nenvp[k] = 0;
-    }
     int e = (int)sys3(SYS_execve, emu, nargv, nenvp);
     m("xbuild-shim: cannot run ");
     m(emu);

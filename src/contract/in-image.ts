@@ -39,6 +39,16 @@ export function qemuArchOfElf(e: { class: number; endianness: 'little' | 'big'; 
 
 /** The option the shim passes to the emulator to turn on execve interception. */
 export const EMULATOR_EXECVE_FLAG = '-execve';
+/**
+ * The emulator's start-up levers (patches/0020, each `-flag on|off|1|0` with a
+ * QEMU_* environment twin, inherited by children): the shim passes `flag on`
+ * for each, so cross-build-start turns them on, unless the environment sets
+ * the twin, which then decides (`QEMU_LEAN_HTABLE=off` turns that one off).
+ */
+export const EMULATOR_LEVERS: readonly { flag: string; env: string }[] = [
+  { flag: '-lean-htable', env: 'QEMU_LEAN_HTABLE' },
+  { flag: '-small-code-pages', env: 'QEMU_SMALL_CODE_PAGES' },
+];
 /** dpkg configuration file cross-build-start writes (and cross-build-end removes) in Debian-based images. */
 export const DPKG_HOOK = 'etc/dpkg/dpkg.cfg.d/xbuild-cross-build';
 
@@ -54,7 +64,7 @@ export const NT_XBUILD_EXECVE = 1;
 /** Note type in the host-native shim; desc = ASCII "shim version=<N>". */
 export const NT_XBUILD_SHIM = 2;
 /** Bumped whenever the shim's behaviour changes; carried in its ELF note ("shim version=<N>"). */
-export const SHIM_VERSION = 3;
+export const SHIM_VERSION = 4;
 
 /**
  * The swap contract: the shells cross-build-start considers, in its order

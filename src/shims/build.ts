@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { XbuildError, wrapError } from '../errors.ts';
 import { noProgress, type OnProgress } from '../progress.ts';
 import {
-  CROSS_BUILD_END, CROSS_BUILD_START, DPKG_HOOK, EMULATOR_DIR, EMULATOR_EXECVE_FLAG, EMULATOR_PREFIX, EMULATOR_SUFFIX,
+  CROSS_BUILD_END, CROSS_BUILD_START, DPKG_HOOK, EMULATOR_DIR, EMULATOR_EXECVE_FLAG, EMULATOR_LEVERS, EMULATOR_PREFIX, EMULATOR_SUFFIX,
   GUEST_ELF, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, SHIM_VERSION, STATE_FILE, XBUILD_NOTE_NAME,
 } from '../contract/in-image.ts';
 import { QEMU_ARCHES } from '../oci/platform.ts';
@@ -50,10 +50,16 @@ export function shimCompileFlags(): string[] {
     `-DXB_NT_SHIM=${NT_XBUILD_SHIM}`,
     `-DXB_NT_EXECVE=${NT_XBUILD_EXECVE}`,
     `-DXB_EXECVE_FLAG=${cString(EMULATOR_EXECVE_FLAG)}`,
+    `-DXB_LEVERS=${leverTable()}`,
     `-DXB_DPKG_HOOK=${cString(abs(DPKG_HOOK))}`,
     `-DXB_GUEST_ARCHES=${guestArchTable()}`,
     `-DXB_GUEST_NAMES=${cString(QEMU_ARCHES.join(', '))}`,
   ];
+}
+
+/** The contract's EMULATOR_LEVERS as a C initialiser ending in a {0, 0} sentinel: {{"-flag","QEMU_X"},...,{0,0}}. */
+export function leverTable(): string {
+  return `{${[...EMULATOR_LEVERS.map((l) => `{${cString(l.flag)},${cString(l.env)}}`), '{0,0}'].join(',')}}`;
 }
 
 /** The contract's GUEST_ELF as a C initialiser: {{class, data, machine, "target"}, ...} (ELFCLASS32 1/64 2, ELFDATA2LSB 1/MSB 2). */

@@ -5,6 +5,10 @@ import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { EMULATOR_LEVERS } from '../../src/contract/in-image.ts';
+
+/** How a recorder prints the start-up levers the shim passes when the environment sets none of their QEMU_* twins ('-flag|on|' each). */
+export const LEVERS_ON = EMULATOR_LEVERS.map((l) => `${l.flag}|on|`).join('');
 
 const SOURCE = String.raw`
 static long sc(long n, long a, long b, long c) { long r; __asm__ volatile("syscall":"=a"(r):"a"(n),"D"(a),"S"(b),"d"(c):"rcx","r11","memory"); return r; }
