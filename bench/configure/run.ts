@@ -8,10 +8,14 @@
 //   xbuild + binfmt  xbuild's emulator registered the same way (no -execve)
 //   xbuild shim      the real path: cross-build-start in the tree, then the host
 //                    kernel runs /bin/sh = the shim, which starts the emulator with
-//                    -execve on the original shell (no binfmt_misc at all)
+//                    -execve on the original shell (no binfmt_misc at all), with the
+//                    emulator's start-up levers on (as cross-build-start runs them)
+//   shim, levers off the same with every lever's QEMU_* twin set to off
 // and the ratios against stock + binfmt. The host's binfmt_misc is asserted to have
 // no ARM handler before and after.
 //   XBUILD_BENCH_REPS=3 XBUILD_CONFIGURE_ARCH=armhf npx tsx bench/configure/run.ts
+//   XBUILD_BENCH_STOCK_VERSION=10.0.13: Debian's stock build of another upstream
+//   version (printed as such) when the archive has none of xbuild's version
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -26,6 +30,7 @@ import { BINFMT, CHROOT_WRAPPER, GUEST_ENV, stockQemuPath, type WorkloadArch } f
 import { installXbuildLayer } from '../../test/helpers/install-layer.ts';
 import { ensureShim } from '../../src/shims/build.ts';
 import { cacheRoot } from '../../src/cache-root.ts';
+import { EMULATOR_LEVERS } from '../../src/contract/in-image.ts';
 
 const run = promisify(execFile);
 const ARCH = (process.env.XBUILD_CONFIGURE_ARCH ?? 'armhf') as WorkloadArch;
@@ -43,8 +48,15 @@ function binfmtRun(root: string, emulator: string, script: string): Promise<RunR
   return runHost(['bash', USERNS_ROOT, '/bin/sh', '-c', wrapper, 'sh', register, root, '/bin/sh', '-c', script], { env: GUEST_ENV, timeoutMs: 3_600_000 });
 }
 
-function shimRun(root: string, argv: string[]): Promise<RunResult> {
-  return runHost(['unshare', '--mount', '--pid', '--fork', '--', '/bin/sh', '-c', CHROOT_WRAPPER, 'sh', root, ...argv], { env: GUEST_ENV, timeoutMs: 3_600_000 });
+function shimRun(root: string, argv: string[], env: Record<string, string> = {}): Promise<RunResult> {
+  return runHost(['unshare', '--mount', '--pid', '--fork', '--', '/bin/sh', '-c', CHROOT_WRAPPER, 'sh', root, ...argv], { env: { ...GUEST_ENV, ...env }, timeoutMs: 3_600_000 });
+}
+
+/** cross-build-start, the script through the shim (with `env`), cross-build-end. */
+async function shimScript(root: string, env: Record<string, string>): Promise<RunResult> {
+  const on = await shimRun(root, ['/usr/bin/cross-build-start']);
+  if (on.code !== 0) return on;
+  try { return await shimRun(root, ['/bin/sh', '-c', SCRIPT], env); } finally { await shimRun(root, ['/usr/bin/cross-build-end']); }
 }
 
 async function main(): Promise<void> {
@@ -52,9 +64,10 @@ async function main(): Promise<void> {
   const q = qemuArchOf(ARCH);
   const xbuildEmu = await findEmulator(q);
   const version = /version (\d+\.\d+\.\d+)/.exec(execFileSync(xbuildEmu, ['-version'], { encoding: 'utf8' }))![1]!;
-  const stockEmu = join(process.env.XBUILD_STOCK_QEMU_DIR || await stockQemuPath(version), `qemu-${q}-static`);
+  const want = process.env.XBUILD_BENCH_STOCK_VERSION || version;
+  const stockEmu = join(process.env.XBUILD_STOCK_QEMU_DIR || await stockQemuPath(want), `qemu-${q}-static`);
   const stockVersion = /version (\d+\.\d+\.\d+)/.exec(execFileSync(stockEmu, ['-version'], { encoding: 'utf8' }))?.[1];
-  if (stockVersion !== version) throw new Error(`stock ${stockEmu} is QEMU ${stockVersion}, xbuild's is ${version}: not comparable`);
+  if (stockVersion !== want) throw new Error(`stock ${stockEmu} is QEMU ${stockVersion}, wanted ${want}: not comparable`);
   const cached = await runFixtureScript('debian-workload-tree.sh', [ARCH, '--if-cached', '--stage', 'installed']).catch((e: Error) => {
     throw new Error(`no cached installed workload tree for ${ARCH} (build it with scripts/fixtures/debian-workload-tree.sh ${ARCH} --print-path): ${e.message}`);
   });
@@ -68,11 +81,8 @@ async function main(): Promise<void> {
       ['native (host ./configure)', () => runHost(['/bin/sh', '-c', `rm -rf ${hostSrc}/h && cp -a ${hostSrc}/hello ${hostSrc}/h && cd ${hostSrc}/h && ./configure >/dev/null && echo configured`], { env: GUEST_ENV, timeoutMs: 600_000 })],
       ['stock QEMU + binfmt_misc (userns)', () => binfmtRun(root, stockEmu, SCRIPT)],
       ['xbuild emulator + binfmt_misc (userns)', () => binfmtRun(root, join(root, emuInGuest), SCRIPT)],
-      ['xbuild through the shim (no binfmt)', async () => {
-        const on = await shimRun(root, ['/usr/bin/cross-build-start']);
-        if (on.code !== 0) return on;
-        try { return await shimRun(root, ['/bin/sh', '-c', SCRIPT]); } finally { await shimRun(root, ['/usr/bin/cross-build-end']); }
-      }],
+      ['xbuild through the shim (levers on)', () => shimScript(root, {})],
+      ['xbuild shim, levers off (QEMU_*=off)', () => shimScript(root, Object.fromEntries(EMULATOR_LEVERS.map((l) => [l.env, 'off'])))],
     ];
     const times = new Map<string, number[]>(modes.map(([m]) => [m, []]));
     const load0 = load();
@@ -89,12 +99,14 @@ async function main(): Promise<void> {
     await assertNoArmBinfmt();
     const stock = median(times.get(modes[1]![0])!);
     console.log(`./configure of Debian's hello (bookworm ${ARCH} tree), median of ${REPS} interleaved runs; QEMU ${version}`);
-    console.log(`stock: ${stockEmu}\nxbuild: ${xbuildEmu}\nload average ${load0} at start, ${load()} at end; host binfmt_misc: no ARM handler (before and after)\n`);
+    console.log(`stock: ${stockEmu} (QEMU ${stockVersion}${stockVersion === version ? '' : `, NOT xbuild's ${version}: XBUILD_BENCH_STOCK_VERSION`})\nxbuild: ${xbuildEmu}\nload average ${load0} at start, ${load()} at end; host binfmt_misc: no ARM handler (before and after)\n`);
     console.log(`${'mode'.padEnd(42)}${'median s'.padStart(10)}${'x stock'.padStart(10)}   runs`);
     for (const [name] of modes) {
       const m = median(times.get(name)!);
       console.log(`${name.padEnd(42)}${m.toFixed(1).padStart(10)}${(m / stock).toFixed(2).padStart(10)}   ${times.get(name)!.map((x) => x.toFixed(1)).join(' ')}`);
     }
+    const shimOn = median(times.get(modes[3]![0])!), shimOff = median(times.get(modes[4]![0])!);
+    console.log(`\nlevers (${EMULATOR_LEVERS.map((l) => l.flag).join(' ')}) on vs off, through the shim, same run: ${(shimOn / shimOff).toFixed(3)}x`);
   } finally {
     await removeTree(root);
     await rm(hostSrc, { recursive: true, force: true });

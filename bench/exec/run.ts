@@ -1,18 +1,29 @@
-// Cost of one emulated exec: xbuild's -execve interception vs the same emulator
-// registered under binfmt_misc INSIDE A USER NAMESPACE (never the host's) vs
-// PRoot -q, on a Debian armhf tree. Prints a table and ratios from one run.
+// Cost of one emulated exec: xbuild's -execve interception (start-up levers
+// off, each alone, all on), through the shim of cross-build-start (levers on
+// and off), Debian's stock emulator and xbuild's under binfmt_misc INSIDE A
+// USER NAMESPACE (never the host's), natively for scale, optionally PRoot -q
+// (XBUILD_BENCH_PROOT=1), on a Debian armhf tree. Prints a table and ratios
+// from one run (bench/exec/modes.ts has the modes).
 //
 //   npx tsx bench/exec/run.ts            (npm run bench:exec)
 //   npx tsx bench/exec/run.ts --profile  (where one exec's time goes: bench/exec/profile.ts)
-//   XBUILD_BENCH_EXECS=300 XBUILD_BENCH_REPS=5 npx tsx bench/exec/run.ts
+//   XBUILD_BENCH_EXECS=100 XBUILD_BENCH_REPS=5 npx tsx bench/exec/run.ts
+//   XBUILD_BENCH_STOCK_VERSION=10.0.13   compare with Debian's stock build of another
+//                                        upstream version (printed as such) when the
+//                                        archive has none of xbuild's version
 //
-// Workload: a guest dash loop running N execs of a program, minus the same loop
-// with 0 iterations (startup), divided by N. Modes are interleaved per repetition
-// and the median is reported. Target (issue 2): interception within 5% of binfmt.
+// Workload: a guest dash loop running N iterations, minus the same loop with 0
+// iterations (startup), divided by N. Modes are interleaved per repetition and
+// the median is reported.
 import { performance } from 'node:perf_hooks';
 import { assertNoArmBinfmt } from '../../test/helpers/binfmt.ts';
 import { findEmulator } from '../../test/helpers/emulators.ts';
-import { GUEST_PATH, prepareGuest, runHost, type Guest, type RunResult } from '../../test/helpers/guest.ts';
+import { prepareGuest, runHost, type Guest, type RunResult } from '../../test/helpers/guest.ts';
+import { installXbuildLayer } from '../../test/helpers/install-layer.ts';
+import { ensureShim } from '../../src/shims/build.ts';
+import { cacheRoot } from '../../src/cache-root.ts';
+import { EMULATOR_LEVERS } from '../../src/contract/in-image.ts';
+import { ALL_LEVERS, BINFMT_WRAPPER, ENV, EXECVE_OFF, leverMode, modes, SHIM_OFF, SHIM_ON, STOCK_BINFMT, XBUILD_BINFMT, type Mode } from './modes.ts';
 import { removeTree } from '../../test/helpers/arm-root.ts';
 import { profileExec } from './profile.ts';
 import { loadavg } from 'node:os';
@@ -20,70 +31,34 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { stockQemuPath } from '../../test/helpers/workload.ts';
 
-/** Debian's stock static qemu-arm of the same upstream version as xbuild's (scripts/fixtures/stock-qemu.sh). */
+/** Debian's stock static qemu-arm of the same upstream version as xbuild's, or of XBUILD_BENCH_STOCK_VERSION (scripts/fixtures/stock-qemu.sh). */
 async function stockEmulatorFor(xbuildEmulator: string): Promise<{ path?: string; note: string }> {
   const version = /version (\d+\.\d+\.\d+)/.exec(execFileSync(xbuildEmulator, ['-version'], { encoding: 'utf8' }))?.[1];
   if (!version) return { note: `cannot tell the QEMU version of ${xbuildEmulator}` };
+  const want = process.env.XBUILD_BENCH_STOCK_VERSION || version;
   try {
-    const path = join(process.env.XBUILD_STOCK_QEMU_DIR || await stockQemuPath(version), 'qemu-arm-static');
+    const path = join(process.env.XBUILD_STOCK_QEMU_DIR || await stockQemuPath(want), 'qemu-arm-static');
     const line = execFileSync(path, ['-version'], { encoding: 'utf8' }).split('\n')[0] ?? '';
-    if (!line.includes(`version ${version}`)) return { note: `stock ${path} is not QEMU ${version}: ${line}` };
-    return { path, note: line };
+    if (!line.includes(`version ${want}`)) return { note: `stock ${path} is not QEMU ${want}: ${line}` };
+    return { path, note: want === version ? line : `${line} -- NOT xbuild's upstream version ${version} (XBUILD_BENCH_STOCK_VERSION)` };
   } catch (err) {
-    return { note: `no stock QEMU ${version}: ${(err as Error).message.split('\n')[0]}` };
+    return { note: `no stock QEMU ${want}: ${(err as Error).message.split('\n')[0]}` };
   }
 }
 
-const N = Number(process.env.XBUILD_BENCH_EXECS ?? 100);
+const N = Number(process.env.XBUILD_BENCH_EXECS ?? 60);
 const REPS = Number(process.env.XBUILD_BENCH_REPS ?? 3);
-const ENV = { PATH: GUEST_PATH, HOME: '/root', LC_ALL: 'C' };
-// binfmt_misc entry for ELF32 little-endian EM_ARM executables (as Debian's qemu-user-static registers it)
-const ARM_MAGIC = String.raw`\x7fELF\x01\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x28\x00`;
-const ARM_MASK = String.raw`\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff`;
 
+// Each iteration: the guest shell starts these. The native mode runs the same
+// text with the host's programs (the static ARM program's stand-in is the tree's
+// static x86_64 busybox). `sh -c` starts a shell: through the shim, the kernel
+// runs the shim for it.
 const PROGRAMS: Record<string, string> = {
   'dynamic /bin/true': '/bin/true',
-  'static exitsig exit 0': '/opt/xb/exitsig-static exit 0',
+  'mix: true; sh -c true; expr': '/bin/true; sh -c /bin/true; expr 1 + 1 >/dev/null',
 };
 
 const loop = (n: number, prog: string) => `i=0; while [ $i -lt ${n} ]; do ${prog}; i=$((i+1)); done; echo done`;
-
-type Mode = { name: string; run: (script: string) => Promise<RunResult> };
-
-function modes(g: Guest, hostEmulator: string, binfmtOk: boolean, stockEmulator: string | undefined): Mode[] {
-  const list: Mode[] = [
-    // the same loop run by the host's own shell and programs, for scale
-    // (the static ARM program's stand-in is the tree's static x86_64 busybox)
-    { name: 'native (host)', run: (s) => runHost(['/bin/sh', '-c', s.replace('/opt/xb/exitsig-static exit 0', `${g.root}/opt/host/busybox true`)], { env: ENV, timeoutMs: 600_000 }) },
-    {
-      name: 'xbuild -execve',
-      run: (s) => runHost(['chroot', g.root, g.emulator, '-execve', '/bin/sh', '-c', s], { env: ENV, timeoutMs: 600_000 }),
-    },
-  ];
-  if (binfmtOk && stockEmulator) {
-    list.push({
-      name: 'stock QEMU + binfmt (userns)',
-      run: (s) => runHost(['unshare', '--user', '--map-root-user', '--mount', '--fork', '--', '/bin/sh', '-c', BINFMT_WRAPPER, 'sh', stockEmulator, g.root, s], { env: ENV, timeoutMs: 600_000 }),
-    });
-  }
-  if (binfmtOk) {
-    list.push({
-      name: 'xbuild emu + binfmt (userns)',
-      run: (s) => runHost(['unshare', '--user', '--map-root-user', '--mount', '--fork', '--', '/bin/sh', '-c', BINFMT_WRAPPER, 'sh', hostEmulator, g.root, s], { env: ENV, timeoutMs: 600_000 }),
-    });
-  }
-  list.push({
-    name: 'PRoot -q',
-    run: (s) => runHost(['proot', '-q', hostEmulator, '-r', g.root, '/bin/sh', '-c', s], { env: ENV, timeoutMs: 600_000 }),
-  });
-  return list;
-}
-
-const BINFMT_WRAPPER = `set -e
-emu=$1 root=$2 script=$3
-mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
-printf '%s' ':xbuild-bench-arm:M::${ARM_MAGIC}:${ARM_MASK}:'"$emu"':F' > /proc/sys/fs/binfmt_misc/register
-exec chroot "$root" /bin/sh -c "$script"`;
 
 async function probeUsernsBinfmt(g: Guest, hostEmulator: string): Promise<string | undefined> {
   const r = await runHost(['unshare', '--user', '--map-root-user', '--mount', '--fork', '--', '/bin/sh', '-c', BINFMT_WRAPPER, 'sh', hostEmulator, g.root, 'uname -m'], { env: ENV });
@@ -103,18 +78,24 @@ async function timed(m: Mode, script: string): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+const ratio = (a: number, b: number) => `${(a / b).toFixed(3)}x`;
+
 async function main(): Promise<void> {
   await assertNoArmBinfmt();
   const hostEmulator = await findEmulator('arm');
   const g = await prepareGuest('armhf', 'debian-dash', hostEmulator);
+  const s = await prepareGuest('armhf', 'debian-dash', hostEmulator);
   try {
+    await installXbuildLayer(s.root, { arch: 'arm', emulatorPath: hostEmulator, shimPath: await ensureShim({ cacheRoot: cacheRoot(process.env) }) });
+    const started = await runHost(['chroot', s.root, '/usr/bin/cross-build-start'], { env: ENV });
+    if (started.code !== 0) throw new Error(`cross-build-start in ${s.root}: exit ${started.code}: ${started.stderr}`);
     const binfmtProblem = await probeUsernsBinfmt(g, hostEmulator);
     if (binfmtProblem) console.log(`NOTE: ${binfmtProblem}`);
     const stock = await stockEmulatorFor(hostEmulator);
     if (!stock.path) console.log(`NOTE: ${stock.note}`);
-    const ms = modes(g, hostEmulator, !binfmtProblem, stock.path);
-    console.log(`emulator: ${hostEmulator}${stock.path ? `\nstock:    ${stock.path} (${stock.note})` : ''}\nload average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-    console.log(`workload: guest dash loop of N=${N} execs, ${REPS} repetitions, median; per exec = (T(N) - T(0)) / N\n`);
+    const ms = modes({ g, shimRoot: s.root, hostEmulator, binfmtOk: !binfmtProblem, stockEmulator: stock.path, proot: process.env.XBUILD_BENCH_PROOT === '1' });
+    console.log(`emulator: ${hostEmulator} (${execFileSync(hostEmulator, ['-version'], { encoding: 'utf8' }).split('\n')[0]})${stock.path ? `\nstock:    ${stock.path} (${stock.note})` : ''}\nload average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(`workload: guest dash loop of N=${N} iterations, ${REPS} repetitions, modes interleaved, median; per iteration = (T(N) - T(0)) / N\n`);
     const results: Record<string, Record<string, number>> = {};
     for (const [label, prog] of Object.entries(PROGRAMS)) {
       const samples = new Map<string, { full: number[]; empty: number[] }>();
@@ -127,29 +108,26 @@ async function main(): Promise<void> {
       }
       results[label] = {};
       for (const m of ms) {
-        const s = samples.get(m.name)!;
-        results[label]![m.name] = (median(s.full) - median(s.empty)) / N;
+        const x = samples.get(m.name)!;
+        results[label]![m.name] = (median(x.full) - median(x.empty)) / N;
       }
     }
-    const ref = binfmtProblem ? 'xbuild -execve' : stock.path ? 'stock QEMU + binfmt (userns)' : 'xbuild emu + binfmt (userns)';
+    const names = ms.map((m) => m.name);
+    const ref = names.includes(STOCK_BINFMT) ? STOCK_BINFMT : names.includes(XBUILD_BINFMT) ? XBUILD_BINFMT : EXECVE_OFF;
     console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
-    const header = ['mode'.padEnd(30), ...Object.keys(PROGRAMS).map((p) => `${p} (ms/exec, x vs ${ref})`.padEnd(44))];
-    console.log(header.join(''));
-    for (const m of ms) {
-      const cells = Object.keys(PROGRAMS).map((p) => {
-        const v = results[p]![m.name]!;
-        return `${v.toFixed(3)}  (${(v / results[p]![ref]!).toFixed(3)}x)`.padEnd(44);
-      });
-      console.log([m.name.padEnd(30), ...cells].join(''));
+    console.log([`mode (ms per iteration; x vs ${ref})`.padEnd(44), ...Object.keys(PROGRAMS).map((p) => p.padEnd(32))].join(''));
+    for (const m of names) {
+      const cells = Object.keys(PROGRAMS).map((p) => `${results[p]![m]!.toFixed(2)}  (${ratio(results[p]![m]!, results[p]![ref]!)})`.padEnd(32));
+      console.log([m.padEnd(44), ...cells].join(''));
     }
-    if (!binfmtProblem) {
-      for (const p of Object.keys(PROGRAMS)) {
-        const over = (results[p]!['xbuild -execve']! / results[p]!['xbuild emu + binfmt (userns)']! - 1) * 100;
-        console.log(`${p}: interception ${over >= 0 ? '+' : ''}${over.toFixed(1)}% vs binfmt (target <= +5%: ${over <= 5 ? 'met' : 'NOT met'})`);
-      }
+    console.log('\nlevers, each against the same path with the levers off (same run):');
+    const pairs: Array<[string, string]> = [...EMULATOR_LEVERS.map((l): [string, string] => [leverMode(l.flag), EXECVE_OFF]), [ALL_LEVERS, EXECVE_OFF], [SHIM_ON, SHIM_OFF]];
+    for (const [on, off] of pairs) {
+      console.log(`  ${on.padEnd(40)} vs ${off.padEnd(38)} ${Object.keys(PROGRAMS).map((p) => `${p}: ${ratio(results[p]![on]!, results[p]![off]!)}`).join('   ')}`);
     }
   } finally {
     await removeTree(g.root);
+    await removeTree(s.root);
   }
   await assertNoArmBinfmt(); // again after the run: nothing may have registered a handler
   console.log('host binfmt_misc: no ARM handler (checked after the run)');
