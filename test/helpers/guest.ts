@@ -13,6 +13,7 @@ import { accessSync, constants } from 'node:fs';
 import { chmod, copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QemuArch } from '../../src/oci/platform.ts';
+import { EMULATOR_LEVERS } from '../../src/contract/in-image.ts';
 import { armRoot, hostBusyboxPath, qemuArchOf, testProgramsPath, type DebArch, type RootFlavor } from './arm-root.ts';
 
 export interface Guest {
@@ -103,6 +104,16 @@ export async function runHost(cmd: string[], o: { env?: Record<string, string>; 
   }
 }
 
+/**
+ * XBUILD_TEST_LEVERS=on runs every emulator these helpers start with all of the
+ * emulator's start-up levers on (their QEMU_* twins in the environment, unless
+ * the caller set one): how the behaviour suite is run with the levers on.
+ */
+function withTestLevers(env: Record<string, string>): Record<string, string> {
+  if (process.env.XBUILD_TEST_LEVERS !== 'on') return env;
+  return { ...Object.fromEntries(EMULATOR_LEVERS.map((l) => [l.env, 'on'])), ...env };
+}
+
 /** Absolute path of a host tool (the guest's PATH must not decide which host binary runs). */
 function hostTool(name: string): string {
   if (name.includes('/')) return name;
@@ -119,7 +130,7 @@ function hostTool(name: string): string {
 function spawnCollect(cmd: string[], o: { env?: Record<string, string>; input?: string; timeoutMs?: number }): Promise<RunResult> {
   const command = cmd.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn(hostTool(cmd[0]!), cmd.slice(1), { env: o.env ?? { PATH: process.env.PATH ?? GUEST_PATH }, detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(hostTool(cmd[0]!), cmd.slice(1), { env: withTestLevers(o.env ?? { PATH: process.env.PATH ?? GUEST_PATH }), detached: true, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('latin1')));
