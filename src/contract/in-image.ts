@@ -47,7 +47,6 @@ export const EMULATOR_EXECVE_FLAG = '-execve';
  */
 export const EMULATOR_LEVERS: readonly { flag: string; env: string }[] = [
   { flag: '-lean-htable', env: 'QEMU_LEAN_HTABLE' },
-  { flag: '-small-code-pages', env: 'QEMU_SMALL_CODE_PAGES' },
 ];
 /** dpkg configuration file cross-build-start writes (and cross-build-end removes) in Debian-based images. */
 export const DPKG_HOOK = 'etc/dpkg/dpkg.cfg.d/xbuild-cross-build';
