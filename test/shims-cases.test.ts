@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { ensureShim } from '../src/shims/build.ts';
 import { xbuildLayerEntries } from '../src/shims/layer.ts';
 import { installLayerEntries } from './helpers/install-layer.ts';
-import { DPKG_HOOK, ORIGINAL_SUFFIX, STATE_FILE } from '../src/contract/in-image.ts';
+import { DPKG_HOOK, EMULATOR_LEVERS, ORIGINAL_SUFFIX, STATE_FILE } from '../src/contract/in-image.ts';
 import { assertNoArmBinfmt } from './helpers/binfmt.ts';
 import { cacheRoot, copyRoot, sha256File, type DebArch, type RootFlavor } from './helpers/shims-roots.ts';
 import { chrootRun, diffSnapshots, snapshotTree, type ChrootOptions, type RunResult } from './helpers/shims-chroot.ts';
@@ -269,7 +269,7 @@ test('15: 12000 arguments under a 140 KiB stack limit (enough for chroot and the
   const args = Array.from({ length: 12000 }, () => 'x');
   r = await chrootRun(root, ['/bin/sh', '-c', 'y', ...args], { via: ['prlimit', '--stack=143360'] });
   t.is(r.code, 0, show(r).slice(0, 500));
-  t.is(r.stdout.split('\n')[0]!.split('|').length, 6 + 2 + args.length + 1);
+  t.is(r.stdout.split('\n')[0]!.split('|').length, 6 + 2 * EMULATOR_LEVERS.length + 2 + args.length + 1);
 });
 
 test('15: /etc/shells entries naming shared objects (ld-linux, libc) are not swapped', async (t) => {
