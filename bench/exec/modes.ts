@@ -51,8 +51,8 @@ export function modes(i: ModeInputs): Mode[] {
     { name: 'native (host)', run: (s) => runHost(['/bin/sh', '-c', s], { env: ENV, timeoutMs: TIMEOUT }) },
     { name: EXECVE_OFF, run: execve([]) },
     ...EMULATOR_LEVERS.map((l) => ({ name: leverMode(l.flag), run: execve([l.flag, 'on']) })),
-    { name: ALL_LEVERS, run: execve(EMULATOR_LEVERS.flatMap((l) => [l.flag, 'on'])) },
   ];
+  if (EMULATOR_LEVERS.length > 1) list.push({ name: ALL_LEVERS, run: execve(EMULATOR_LEVERS.flatMap((l) => [l.flag, 'on'])) });
   if (i.binfmtOk && i.stockEmulator) list.push({ name: STOCK_BINFMT, run: binfmt(i.stockEmulator) });
   if (i.binfmtOk) list.push({ name: XBUILD_BINFMT, run: binfmt(i.hostEmulator) });
   // the host kernel runs /bin/sh = the shim, which starts the emulator on the original dash

@@ -122,6 +122,7 @@ async function main(): Promise<void> {
     }
     console.log('\nlevers, each against the same path with the levers off (same run):');
     const pairs: Array<[string, string]> = [...EMULATOR_LEVERS.map((l): [string, string] => [leverMode(l.flag), EXECVE_OFF]), [ALL_LEVERS, EXECVE_OFF], [SHIM_ON, SHIM_OFF]];
+    pairs.splice(0, pairs.length, ...pairs.filter(([on]) => names.includes(on)));
     for (const [on, off] of pairs) {
       console.log(`  ${on.padEnd(40)} vs ${off.padEnd(38)} ${Object.keys(PROGRAMS).map((p) => `${p}: ${ratio(results[p]![on]!, results[p]![off]!)}`).join('   ')}`);
     }
