@@ -121,8 +121,8 @@ async function main(): Promise<void> {
       console.log([m.padEnd(44), ...cells].join(''));
     }
     console.log('\nlevers, each against the same path with the levers off (same run):');
-    const pairs: Array<[string, string]> = [...EMULATOR_LEVERS.map((l): [string, string] => [leverMode(l.flag), EXECVE_OFF]), [ALL_LEVERS, EXECVE_OFF], [SHIM_ON, SHIM_OFF]];
-    pairs.splice(0, pairs.length, ...pairs.filter(([on]) => names.includes(on)));
+    const candidates: Array<[string, string]> = [...EMULATOR_LEVERS.map((l): [string, string] => [leverMode(l.flag), EXECVE_OFF]), [ALL_LEVERS, EXECVE_OFF], [SHIM_ON, SHIM_OFF]];
+    const pairs = candidates.filter(([on]) => names.includes(on));
     for (const [on, off] of pairs) {
       console.log(`  ${on.padEnd(40)} vs ${off.padEnd(38)} ${Object.keys(PROGRAMS).map((p) => `${p}: ${ratio(results[p]![on]!, results[p]![off]!)}`).join('   ')}`);
     }
