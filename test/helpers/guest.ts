@@ -114,6 +114,16 @@ function withTestLevers(env: Record<string, string>): Record<string, string> {
   return { ...Object.fromEntries(EMULATOR_LEVERS.map((l) => [l.env, 'on'])), ...env };
 }
 
+/** The QEMU_* variables XBUILD_TEST_LEVERS=on itself puts into every environment ("NAME=on"). */
+export function testLeverVariables(): string[] {
+  return process.env.XBUILD_TEST_LEVERS === 'on' ? EMULATOR_LEVERS.map((l) => `${l.env}=on`) : [];
+}
+
+/** The options XBUILD_TEST_LEVERS=on makes every emulator record for its children (what they add to an exec's arguments). */
+export function testLeverOptions(): string[] {
+  return process.env.XBUILD_TEST_LEVERS === 'on' ? EMULATOR_LEVERS.flatMap((l) => [l.flag, 'on']) : [];
+}
+
 /** Absolute path of a host tool (the guest's PATH must not decide which host binary runs). */
 function hostTool(name: string): string {
   if (name.includes('/')) return name;
