@@ -14,6 +14,7 @@
 // and the ratios against stock + binfmt. The host's binfmt_misc is asserted to have
 // no ARM handler before and after.
 //   XBUILD_BENCH_REPS=3 XBUILD_CONFIGURE_ARCH=armhf npx tsx bench/configure/run.ts
+//   XBUILD_BENCH_MODES=stock,shim: only these (keys native, stock, binfmt, shim, shim-off)
 //   XBUILD_BENCH_STOCK_VERSION=10.0.13: Debian's stock build of another upstream
 //   version (printed as such) when the archive has none of xbuild's version
 import { execFile, execFileSync } from 'node:child_process';
@@ -38,6 +39,9 @@ const REPS = Number(process.env.XBUILD_BENCH_REPS ?? 3);
 const USERNS_ROOT = join(REPO_ROOT, 'bench', 'workloads', 'userns-root.sh');
 // a fresh copy of the source each time; configure's own output to a log; "configured" on success
 const SCRIPT = 'rm -rf /tmp/h && cp -a /root/hello /tmp/h && cd /tmp/h && { ./configure >/tmp/h.log 2>&1 || { tail -n 20 /tmp/h.log; exit 1; }; } && echo configured';
+const STOCK = 'stock QEMU + binfmt_misc (userns)';
+const SHIM_ON = 'xbuild through the shim (levers on)';
+const SHIM_OFF = 'xbuild shim, levers off (QEMU_*=off)';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
@@ -77,13 +81,15 @@ async function main(): Promise<void> {
     const emuInGuest = `/usr/bin/qemu-${q}-static`;
     await installXbuildLayer(root, { arch: q, emulatorPath: xbuildEmu, shimPath: await ensureShim({ cacheRoot: cacheRoot(process.env) }) });
     await run('cp', ['-a', join(root, 'root/hello'), join(hostSrc, 'hello')]);
-    const modes: Array<[string, () => Promise<RunResult>]> = [
-      ['native (host ./configure)', () => runHost(['/bin/sh', '-c', `rm -rf ${hostSrc}/h && cp -a ${hostSrc}/hello ${hostSrc}/h && cd ${hostSrc}/h && ./configure >/dev/null && echo configured`], { env: GUEST_ENV, timeoutMs: 600_000 })],
-      ['stock QEMU + binfmt_misc (userns)', () => binfmtRun(root, stockEmu, SCRIPT)],
-      ['xbuild emulator + binfmt_misc (userns)', () => binfmtRun(root, join(root, emuInGuest), SCRIPT)],
-      ['xbuild through the shim (levers on)', () => shimScript(root, {})],
-      ['xbuild shim, levers off (QEMU_*=off)', () => shimScript(root, Object.fromEntries(EMULATOR_LEVERS.map((l) => [l.env, 'off'])))],
+    const all: Array<[string, string, () => Promise<RunResult>]> = [
+      ['native', 'native (host ./configure)', () => runHost(['/bin/sh', '-c', `rm -rf ${hostSrc}/h && cp -a ${hostSrc}/hello ${hostSrc}/h && cd ${hostSrc}/h && ./configure >/dev/null && echo configured`], { env: GUEST_ENV, timeoutMs: 600_000 })],
+      ['stock', STOCK, () => binfmtRun(root, stockEmu, SCRIPT)],
+      ['binfmt', 'xbuild emulator + binfmt_misc (userns)', () => binfmtRun(root, join(root, emuInGuest), SCRIPT)],
+      ['shim', SHIM_ON, () => shimScript(root, {})],
+      ['shim-off', SHIM_OFF, () => shimScript(root, Object.fromEntries(EMULATOR_LEVERS.map((l) => [l.env, 'off'])))],
     ];
+    const keys = (process.env.XBUILD_BENCH_MODES ?? 'native,stock,binfmt,shim,shim-off').split(',');
+    const modes = all.filter(([k]) => keys.includes(k)).map(([, name, fn]): [string, () => Promise<RunResult>] => [name, fn]);
     const times = new Map<string, number[]>(modes.map(([m]) => [m, []]));
     const load0 = load();
     for (let r = 0; r < REPS; r++) {
@@ -97,7 +103,7 @@ async function main(): Promise<void> {
       }
     }
     await assertNoArmBinfmt();
-    const stock = median(times.get(modes[1]![0])!);
+    const stock = times.has(STOCK) ? median(times.get(STOCK)!) : NaN;
     console.log(`./configure of Debian's hello (bookworm ${ARCH} tree), median of ${REPS} interleaved runs; QEMU ${version}`);
     console.log(`stock: ${stockEmu} (QEMU ${stockVersion}${stockVersion === version ? '' : `, NOT xbuild's ${version}: XBUILD_BENCH_STOCK_VERSION`})\nxbuild: ${xbuildEmu}\nload average ${load0} at start, ${load()} at end; host binfmt_misc: no ARM handler (before and after)\n`);
     console.log(`${'mode'.padEnd(42)}${'median s'.padStart(10)}${'x stock'.padStart(10)}   runs`);
@@ -105,8 +111,8 @@ async function main(): Promise<void> {
       const m = median(times.get(name)!);
       console.log(`${name.padEnd(42)}${m.toFixed(1).padStart(10)}${(m / stock).toFixed(2).padStart(10)}   ${times.get(name)!.map((x) => x.toFixed(1)).join(' ')}`);
     }
-    const shimOn = median(times.get(modes[3]![0])!), shimOff = median(times.get(modes[4]![0])!);
-    console.log(`\nlevers (${EMULATOR_LEVERS.map((l) => l.flag).join(' ')}) on vs off, through the shim, same run: ${(shimOn / shimOff).toFixed(3)}x`);
+    const shimOn = times.has(SHIM_ON) ? median(times.get(SHIM_ON)!) : NaN, shimOff = times.has(SHIM_OFF) ? median(times.get(SHIM_OFF)!) : NaN;
+    if (!Number.isNaN(shimOn / shimOff)) console.log(`\nlevers (${EMULATOR_LEVERS.map((l) => l.flag).join(' ')}) on vs off, through the shim, same run: ${(shimOn / shimOff).toFixed(3)}x`);
   } finally {
     await removeTree(root);
     await rm(hostSrc, { recursive: true, force: true });
