@@ -49,9 +49,12 @@ PKGS=(
   python3-pycotap
   # QEMU 10.2 configure needs dtc when the +ds tarball lacks the prebuilt pc-bios/dtb/*.dtb
   device-tree-compiler
-  # 2. test programs: cross compilers and libcs for armhf, arm64, armel (scripts/fixtures/test-programs.sh)
+  # 2. test programs: cross compilers and libcs for armhf, arm64, armel, riscv64, ppc64el, s390x
+  #    (scripts/fixtures/test-programs.sh)
   gcc-arm-linux-gnueabihf gcc-aarch64-linux-gnu gcc-arm-linux-gnueabi
   libc6-dev-armhf-cross libc6-dev-arm64-cross libc6-dev-armel-cross
+  gcc-riscv64-linux-gnu gcc-powerpc64le-linux-gnu gcc-s390x-linux-gnu
+  libc6-dev-riscv64-cross libc6-dev-ppc64el-cross libc6-dev-s390x-cross
   # 3. real parts the tests run against: registry (+ htpasswd, openssl for auth/TLS), skopeo,
   #    builders (buildah, docker.io), podman (test/e2e-run-local), debootstrap for Debian fixture images
   docker-registry apache2-utils openssl skopeo buildah docker.io podman uidmap debootstrap

@@ -1,52 +1,53 @@
-// Issue 12 end to end, with buildah (bud --isolation chroot) as the real builder,
-// Debian's docker-registry on loopback, and images made of Debian's packages
-// (scripts/fixtures/new-arch-images.sh), on a host with no binfmt_misc handler:
+// Issue 12 end to end, with buildah (bud --isolation chroot) and Debian's dockerd
+// (legacy builder and BuildKit) as the real builders, Debian's docker-registry on
+// loopback, and images made of Debian's packages (scripts/fixtures/new-arch-images.sh),
+// on a host with no binfmt_misc handler:
 //   - a multi-platform index (riscv64, ppc64le, s390x, amd64) is wrapped: the three
 //     emulated entries get their emulator, amd64 is kept untouched;
 //   - buildah builds base-images/debian-<suite>-<arch>/Dockerfile for each platform,
 //     shell-form RUN lines print uname -m and dpkg --print-architecture; xbuild
 //     verify passes the result, and fails a copy whose config lies about the arch;
+//   - the same Dockerfiles built by dockerd's legacy builder and by BuildKit (about
+//     10-20 s each here), with the same markers; verify passes the results;
 //   - an arm64 image holding Debian's armhf busybox, wrapped with --extra-emulators arm,
-//     runs it in a shell-form RUN; wrapped without it, the build fails and says
-//     which emulator is missing.
+//     runs it in a shell-form RUN (buildah, legacy builder, BuildKit); wrapped without
+//     it, the buildah build fails and says which emulator is missing.
 import test from 'ava';
-import { cp, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { assertNoArmBinfmt } from './helpers/binfmt.ts';
-import { startBuildah, type Buildah } from './helpers/buildah.ts';
-import { startE2eRegistry, type E2eRegistry } from './helpers/e2e-registry.ts';
+import type { Buildah } from './helpers/buildah.ts';
+import type { E2eRegistry } from './helpers/e2e-registry.ts';
 import { pushLayout } from './helpers/e2e-fixtures.ts';
-import { markers } from './helpers/e2e-builders.ts';
-import { run, runOk, step, type RunResult } from './helpers/e2e-exec.ts';
+import { buildAndPush, markers, ROOT, startE2e, verify, type BuilderName, type E2e } from './helpers/e2e-builders.ts';
+import { runOk, type RunResult } from './helpers/e2e-exec.ts';
 
-const ROOT = new URL('..', import.meta.url).pathname;
+let e: E2e | undefined;
 let registry: E2eRegistry | undefined;
 let buildah: Buildah | undefined;
 let context = '';
 let images = '';
 
-const xbuild = (args: string[]): Promise<RunResult> => run(process.execPath, [join(ROOT, 'bin/xbuild.mjs'), ...args], { cwd: ROOT, timeoutMs: 15 * 60_000 });
+const xbuild = (args: string[]): Promise<RunResult> => e!.xbuild(args);
 
 test.before(async (t) => {
-  t.timeout(30 * 60_000, 'fixtures, registry, buildah');
-  await step('asserting no ARM binfmt_misc handler on the host', assertNoArmBinfmt);
-  await runOk('bundling the CLI', process.execPath, [join(ROOT, 'scripts/build.mjs')], { cwd: ROOT });
+  t.timeout(30 * 60_000, 'fixtures, registry, dockerd, buildah');
   const r = await runOk('building the fixture images (scripts/fixtures/new-arch-images.sh)', 'bash', [join(ROOT, 'scripts/fixtures/new-arch-images.sh')], { timeoutMs: 20 * 60_000 });
   images = r.stdout.trim().split('\n').pop()!;
-  registry = await step('starting the test registry', startE2eRegistry);
-  buildah = await step('preparing buildah', startBuildah);
-  context = await mkdtemp(join(tmpdir(), 'xb-context-'));
-  await cp(join(ROOT, 'base-images'), context, { recursive: true });
+  e = await startE2e();
+  ({ registry, buildah, context } = e);
 });
 
 test.after.always(async () => {
-  await buildah?.cleanup();
-  await registry?.stop();
-  if (context) await rm(context, { recursive: true, force: true });
+  await e?.stop();
 });
 
-async function pushAndWrap(name: string, extra: string[] = [], suffix = 'xbuild'): Promise<string> {
+/** Pushes fixture image NAME and wraps it (once per name, extra options and suffix). */
+const wrapped = new Map<string, Promise<string>>();
+function pushAndWrap(name: string, extra: string[] = [], suffix = 'xbuild'): Promise<string> {
+  const k = `${name}:${suffix}`;
+  if (!wrapped.has(k)) wrapped.set(k, pushAndWrapNow(name, extra, suffix));
+  return wrapped.get(k)!;
+}
+async function pushAndWrapNow(name: string, extra: string[], suffix: string): Promise<string> {
   const base = `${registry!.host}/fixtures/${name}:base`;
   const wrapped = `${registry!.host}/fixtures/${name}:${suffix}`;
   await pushLayout(images, name, base);
@@ -86,6 +87,7 @@ const PLATFORMS = [
   { name: 'debian-bookworm-ppc64le', platform: 'linux/ppc64le', uname: 'ppc64le', dpkg: 'ppc64el' },
   { name: 'debian-bookworm-s390x', platform: 'linux/s390x', uname: 's390x', dpkg: 's390x' },
 ];
+const DOCKER_BUILDERS: BuilderName[] = ['docker-legacy', 'buildkit'];
 
 for (const p of PLATFORMS) {
   test.serial(`buildah builds base-images/${p.name}/Dockerfile (shell-form RUN: uname -m, dpkg --print-architecture); verify passes it and fails a lying config`, async (t) => {
@@ -118,6 +120,24 @@ for (const p of PLATFORMS) {
   });
 }
 
+for (const p of PLATFORMS) for (const builder of DOCKER_BUILDERS) {
+  test.serial(`${builder} builds base-images/${p.name}/Dockerfile (shell-form RUN: uname -m, dpkg --print-architecture); verify passes it`, async (t) => {
+    t.timeout(30 * 60_000);
+    const base = await pushAndWrap(p.name);
+    const tag = `${registry!.host}/out/${p.name}:${builder}`;
+    const r = await buildAndPush(e!, builder, { dockerfile: `${p.name}/Dockerfile`, base, platform: p.platform, tag });
+    t.log(`${builder}: build ${r.buildMs} ms, push ${r.pushMs} ms`);
+    const m = markers(r.output);
+    t.is(m['uname-m'], p.uname, r.output);
+    t.is(m['dpkg-arch'], p.dpkg, r.output);
+    t.is(m['pipeline'], 'a');
+    t.is(m['bash'], `5 ${p.uname}`);
+    t.is(m['env-script'], 'Ok via env-script');
+    const v = await verify(e!, tag);
+    t.is(v.code, 0, `xbuild verify ${tag}:\n${v.stdout}${v.stderr}`);
+  });
+}
+
 test.serial('arm64 image with an armhf program: wrap --extra-emulators arm runs it in a shell-form RUN; without it the build fails and names the missing emulator', async (t) => {
   t.timeout(30 * 60_000);
   const name = 'debian-trixie-arm64-armhf';
@@ -144,3 +164,22 @@ test.serial('arm64 image with an armhf program: wrap --extra-emulators arm runs 
   t.regex(fo, /qemu: \/usr\/bin\/busybox-armhf is a program for arm, and there is no emulator \/usr\/bin\/qemu-arm-static beside this one to run it \(xbuild wrap --extra-emulators arm adds it\)/);
   t.notRegex(fo, /XB armhf-uname-m=armv7l/);
 });
+
+for (const builder of DOCKER_BUILDERS) {
+  test.serial(`${builder} builds the arm64 + armhf example (wrap --extra-emulators arm); verify passes it with the extra emulator`, async (t) => {
+    t.timeout(30 * 60_000);
+    const name = 'debian-trixie-arm64-armhf';
+    const base = await pushAndWrap(name, ['--extra-emulators', 'arm'], 'xbuild-arm');
+    const tag = `${registry!.host}/out/${name}:${builder}`;
+    const r = await buildAndPush(e!, builder, { dockerfile: `${name}/Dockerfile`, base, platform: 'linux/arm64/v8', tag });
+    t.log(`${builder}: build ${r.buildMs} ms, push ${r.pushMs} ms`);
+    const m = markers(r.output);
+    t.is(m['uname-m'], 'aarch64', r.output);
+    t.is(m['dpkg-arch'], 'arm64', r.output);
+    t.is(m['armhf-uname-m'], 'armv7l', r.output);
+    t.is(m['armhf-sh'], 'armv7l aarch64', r.output);
+    const v = await xbuild(['verify', tag, '--json']);
+    t.is(v.code, 0, `${v.stdout}${v.stderr}`);
+    t.deepEqual((JSON.parse(v.stdout) as { platforms: Array<{ checked: { extraEmulators: string[] } }> }).platforms[0]!.checked.extraEmulators, ['usr/bin/qemu-arm-static']);
+  });
+}

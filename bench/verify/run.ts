@@ -1,11 +1,12 @@
 // bench/verify: time and peak RSS of `verify` on a small and a large (>= 500 MB)
 // generated image, and on the large one recompressed to tar+zstd by skopeo, next to `skopeo copy oci:SRC oci:DST` of the same image in
-// the same run (both read every layer once; skopeo also writes them).
-//   npx tsx bench/verify/run.ts [--large-mib 520] [--huge-mib N]   (--huge-mib adds a third, bigger image: RSS should not grow with it)
+// the same run (both read every layer once; skopeo also writes them), and next to the floor of
+// fetch + hash + decompress + tar walk written with standard parts (floor-one.ts). Medians of --reps runs.
+//   npx tsx bench/verify/run.ts [--large-mib 520] [--huge-mib N] [--reps 3]   (--huge-mib adds a third, bigger image: RSS should not grow with it)
 // Images are generated once into ${XBUILD_CACHE_DIR:-~/.cache/xbuild}/bench/verify/.
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat, readdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { cacheRoot } from '../../src/cache-root.ts';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -15,6 +16,8 @@ const run = promisify(execFile);
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(k); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const largeMiB = arg('--large-mib', 520);
 const hugeMiB = arg('--huge-mib', 0);
+const reps = arg('--reps', 3);
+const median = (xs: number[]) => { const v = [...xs].sort((a, b) => a - b); return v[Math.floor(v.length / 2)]!; };
 const cache = join(cacheRoot(process.env), 'bench', 'verify');
 
 async function timed(cmd: string, args: string[]): Promise<{ seconds: number; rssKiB: number; stdout: string }> {
@@ -38,7 +41,7 @@ async function ensureImage(name: string, mib: number): Promise<string> {
   return dir;
 }
 
-const rows: string[][] = [['image', 'compressed', 'verify s (process)', 'verify s (in-process)', 'verify peak RSS', 'skopeo copy s', 'skopeo peak RSS', 'verify/skopeo time', 'result']];
+const rows: string[][] = [['image', 'compressed', 'verify s (process)', 'verify s (in-process)', 'floor s (in-process)', 'verify/floor', 'verify peak RSS', 'skopeo copy s', 'skopeo peak RSS', 'verify/skopeo time', 'result']];
 /** The same image with tar+zstd layers, written by skopeo (cached beside it). */
 async function ensureZstd(src: string): Promise<string> {
   const dir = `${src}-zstd`;
@@ -53,21 +56,34 @@ if (hugeMiB > 0) sizes.push(['huge', hugeMiB, false]);
 for (const [name, mib, zstd] of sizes) {
   const plain = await ensureImage(name.split(' ')[0]!, mib);
   const dir = zstd ? await ensureZstd(plain) : plain;
-  const v = await timed(process.execPath, ['--import=tsx', 'bench/verify/verify-one.ts', `oci:${dir}:bench`]);
-  const out = JSON.parse(v.stdout.trim().split('\n').pop()!);
-  const dst = await mkdtemp(join(tmpdir(), 'xbuild-bench-skopeo-'));
-  let s;
-  try {
-    s = await timed('skopeo', ['copy', '-q', `oci:${dir}:bench`, `oci:${dst}:bench`]);
-  } finally {
-    await rm(dst, { recursive: true, force: true });
+  const vs: { seconds: number; rssKiB: number; stdout: string }[] = [];
+  const floors: number[] = [];
+  const skopeos: { seconds: number; rssKiB: number }[] = [];
+  for (let i = 0; i < reps; i++) {
+    vs.push(await timed(process.execPath, ['--import=tsx', 'bench/verify/verify-one.ts', `oci:${dir}:bench`]));
+    const f = await run(process.execPath, ['--import=tsx', 'bench/verify/floor-one.ts', dir], { maxBuffer: 1 << 20 });
+    floors.push(Number(JSON.parse(f.stdout.trim()).seconds));
+    const dst = await mkdtemp(join(tmpdir(), 'xbuild-bench-skopeo-'));
+    try {
+      skopeos.push(await timed('skopeo', ['copy', '-q', `oci:${dir}:bench`, `oci:${dst}:bench`]));
+    } finally {
+      await rm(dst, { recursive: true, force: true });
+    }
   }
+  const outs = vs.map((x) => JSON.parse(x.stdout.trim().split('\n').pop()!));
+  const out = outs[0];
+  const v = { seconds: median(vs.map((x) => x.seconds)), rssKiB: Math.max(...vs.map((x) => x.rssKiB)) };
+  const inProcess = median(outs.map((o) => Number(o.seconds)));
+  const floor = median(floors);
+  const s = { seconds: median(skopeos.map((x) => x.seconds)), rssKiB: Math.max(...skopeos.map((x) => x.rssKiB)) };
   rows.push([
     name, `${((await dirBytes(dir)) / 1e6).toFixed(1)} MB (${(out.bytes / 1e6).toFixed(0)} MB files, ${out.entries} entries)`,
-    v.seconds.toFixed(2), Number(out.seconds).toFixed(2), `${(v.rssKiB / 1024).toFixed(0)} MiB`, s.seconds.toFixed(2), `${(s.rssKiB / 1024).toFixed(0)} MiB`,
+    v.seconds.toFixed(2), inProcess.toFixed(2), floor.toFixed(2), (inProcess / floor).toFixed(2), `${(v.rssKiB / 1024).toFixed(0)} MiB`, s.seconds.toFixed(2), `${(s.rssKiB / 1024).toFixed(0)} MiB`,
     (v.seconds / s.seconds).toFixed(2), `${out.passed ? 'pass' : `fail: ${out.ids.join(',')}`} [${out.opener}]`,
   ]);
 }
 const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 for (const r of rows) console.log(r.map((c, i) => c.padEnd(w[i]!)).join('  '));
-console.log('verify s (process) includes node + tsx start-up; (in-process) is verify() alone; ratio uses the process time. RSS: /usr/bin/time -f %M.');
+console.log(`medians of ${reps} runs; load average ${loadavg().map((x) => x.toFixed(1)).join(' ')} at the end.`);
+console.log('verify s (process) includes node + tsx start-up; (in-process) is verify() alone; verify/floor compares in-process times;');
+console.log('the floor reads, hashes, decompresses and tar-walks every layer with zlib/fzstd + tar-stream only; verify/skopeo uses the process time. RSS: /usr/bin/time -f %M (max of the runs).');

@@ -68,7 +68,7 @@ export function sniffCompression(head: Buffer): Compression {
 }
 
 export function decompressor(c: Compression): Transform {
-  return c === 'gzip' ? createGunzip() : c === 'zstd' ? new ZstdDecompress() : new PassThrough();
+  return c === 'gzip' ? createGunzip({ chunkSize: 256 * 1024 }) : c === 'zstd' ? new ZstdDecompress() : new PassThrough();
 }
 
 /** The encoder xbuild writes layers with: deterministic for a given input (fixed gzip settings, header without name or mtime; zstd level 3). */

@@ -31,7 +31,7 @@ export function ociLayoutStore(dir: string): BlobStore {
       if (!s) throw new XbuildError('NOT_FOUND', `blob ${desc.digest} is missing from the OCI layout ${dir}`);
       // A FIFO or device would block or never end: only regular files are blobs.
       if (!s.isFile()) throw new XbuildError('INVALID_IMAGE', `blob ${desc.digest} in the OCI layout ${dir} is not a regular file`);
-      return verifying(createReadStream(p), desc, `blob ${desc.digest} in ${dir}`);
+      return verifying(createReadStream(p, { highWaterMark: 1 << 20 }), desc, `blob ${desc.digest} in ${dir}`);
     },
   };
 }

@@ -54,6 +54,15 @@ export async function prepareGuest(arch: DebArch, flavor: RootFlavor, hostEmulat
   await mkdir(join(root, 'usr/bin'), { recursive: true });
   await copyFile(hostEmulator, join(root, emulator));
   await chmod(join(root, emulator), 0o755);
+  await addTestPrograms(root, arch);
+  await mkdir(join(root, 'opt/host'), { recursive: true });
+  await copyFile(await hostBusyboxPath(), join(root, 'opt/host/busybox'));
+  await chmod(join(root, 'opt/host/busybox'), 0o755);
+  return { root, arch, qemuArch, emulator };
+}
+
+/** Copies the cross-compiled test/fixtures/c programs of `arch` into ROOT/opt/xb. */
+export async function addTestPrograms(root: string, arch: DebArch): Promise<void> {
   const progs = await testProgramsPath(arch);
   await mkdir(join(root, 'opt/xb'), { recursive: true });
   for (const f of await readdir(progs)) {
@@ -61,12 +70,7 @@ export async function prepareGuest(arch: DebArch, flavor: RootFlavor, hostEmulat
     await copyFile(join(progs, f), join(root, 'opt/xb', f));
     await chmod(join(root, 'opt/xb', f), 0o755);
   }
-  await mkdir(join(root, 'opt/host'), { recursive: true });
-  await copyFile(await hostBusyboxPath(), join(root, 'opt/host/busybox'));
-  await chmod(join(root, 'opt/host/busybox'), 0o755);
-  return { root, arch, qemuArch, emulator };
 }
-
 
 /** Runs `argv` (guest program + args) under the guest's emulator in a chroot. */
 export function runGuest(g: Guest, argv: string[], opts: RunOptions = {}): Promise<RunResult> {
