@@ -12,15 +12,24 @@
 // paths and descriptor numbers). A check failing or skipped natively is logged,
 // not counted. Programs the Debian toolchain cannot build for an arch are
 // logged too, and must be exactly the known ones.
-import test from 'ava';
+//
+// The suite's script test, binfmt_script.py (#! lines at and around the
+// kernel's 256-byte buffer: truncation, whitespace, a #! interpreter that is
+// itself a perl script), needs python3 and perl: it runs natively with the
+// host's python3 and perl, and under the emulator (python3 itself emulated, each
+// of its `sh -c ./script` execs intercepted) in Debian's workload tree with
+// build-essential python3 perl nodejs installed (scripts/fixtures/debian-workload-tree.sh,
+// a read-only cached tree: the run gets a throw-away overlay of it).
+import test, { type ExecutionContext } from 'ava';
 import { chmod, copyFile, mkdir, mkdtemp, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { armRoot, qemuArchOf, runFixtureScript, type DebArch } from './helpers/arm-root.ts';
 import { assertNoArmBinfmt } from './helpers/binfmt.ts';
-import { runInBuilderRoot } from './helpers/builder-chroot.ts';
+import { runInBuilderOverlay, runInBuilderRoot } from './helpers/builder-chroot.ts';
 import { findEmulator } from './helpers/emulators.ts';
 import { describeRun, runHost, type RunResult } from './helpers/guest.ts';
 import { parseKtap, type KtapRun } from './helpers/ktap.ts';
+import { workloadTreePath } from './helpers/workload.ts';
 
 const ARCHES: DebArch[] = ['armhf', 'arm64'];
 const PROGRAMS = ['execveat', 'non-regular', 'null-argv', 'recursion-depth',
@@ -33,6 +42,7 @@ const KNOWN_UNBUILDABLE: Record<DebArch | 'amd64', string[]> = {
 };
 const SUITE_DIR = '/opt/kselftest-exec';
 
+const SCRIPT_TEST = 'binfmt_script.py';
 const suiteOf = (arch: DebArch | 'amd64') => runFixtureScript('kselftest-exec.sh', [arch, '--print-path']);
 const unbuilt = async (dir: string) => (await readFile(join(dir, 'BUILD-FAILED'), 'utf8')).split('\n').filter(Boolean);
 
@@ -73,13 +83,26 @@ test.after.always(async () => {
 });
 
 /** The x86_64 build run by the kernel, once per program (all arches compare with it). */
-function runNative(s: Setup, prog: string): Promise<RunResult> {
+function runNative(s: Setup, prog: string, argv = [`./${prog}`], subdir = '.'): Promise<RunResult> {
   let r = native.get(prog);
   if (!r) {
-    r = runHost(['/usr/bin/env', '-C', s.nativeDir, `./${prog}`], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeoutMs: 120_000 });
+    r = runHost(['/usr/bin/env', '-C', join(s.nativeDir, subdir), ...argv], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, timeoutMs: 120_000 });
     native.set(prog, r);
   }
   return r;
+}
+
+/** Checks passing natively that do not pass under the emulator (the KTAP runs compared by check number); logs what is not counted. */
+function compareChecks(t: ExecutionContext, kernel: RunResult, emu: RunResult): void {
+  const k = parseKtap(kernel.stdout);
+  const e = parseKtap(emu.stdout);
+  t.true(k.checks.size > 0 && k.plan === k.checks.size, `the native run reports its whole plan:\n${describeRun(kernel)}`);
+  const counted = [...k.checks.values()].filter((c) => c.result === 'pass');
+  const notCounted = [...k.checks.values()].filter((c) => c.result !== 'pass');
+  const failing = counted.filter((c) => e.checks.get(c.n)?.result !== 'pass')
+    .map((c) => `${c.n} native "${c.desc}" -> ${e.checks.get(c.n) ? `${e.checks.get(c.n)!.result} "${e.checks.get(c.n)!.desc}"` : 'missing'}`);
+  t.log(`${counted.length} checks pass natively${notCounted.length ? `; not counted (${notCounted.length}): ${notCounted.map((c) => `${c.n} ${c.result} ${c.desc}`).join('; ')}` : ''}; under the emulator ${counted.length - failing.length}/${counted.length}`);
+  t.deepEqual(failing, [], `kernel:\n${summary(k)}\nemulator:\n${describeRun(emu)}`);
 }
 
 function summary(run: KtapRun): string {
@@ -102,15 +125,25 @@ for (const arch of ARCHES) {
       const kernel = await runNative(s, prog);
       const emu = await runInBuilderRoot(s.roots.get(arch)!, [`/usr/bin/qemu-${qemuArch}-static`, '-execve', `./${prog}`],
         { cwd: SUITE_DIR, timeoutMs: 180_000 });
-      const k = parseKtap(kernel.stdout);
-      const e = parseKtap(emu.stdout);
-      t.true(k.checks.size > 0 && k.plan === k.checks.size, `the native run reports its whole plan:\n${describeRun(kernel)}`);
-      const counted = [...k.checks.values()].filter((c) => c.result === 'pass');
-      const notCounted = [...k.checks.values()].filter((c) => c.result !== 'pass');
-      const failing = counted.filter((c) => e.checks.get(c.n)?.result !== 'pass')
-        .map((c) => `${c.n} native "${c.desc}" -> ${e.checks.get(c.n) ? `${e.checks.get(c.n)!.result} "${e.checks.get(c.n)!.desc}"` : 'missing'}`);
-      t.log(`${counted.length} checks pass natively${notCounted.length ? `; not counted (${notCounted.length}): ${notCounted.map((c) => `${c.n} ${c.result} ${c.desc}`).join('; ')}` : ''}; under the emulator ${counted.length - failing.length}/${counted.length}`);
-      t.deepEqual(failing, [], `kernel:\n${summary(k)}\nemulator:\n${describeRun(emu)}`);
+      compareChecks(t, kernel, emu);
     });
   }
+}
+
+// binfmt_script.py: the host's python3 and perl natively, the workload tree's under the emulator.
+for (const arch of ['armhf', 'arm64'] as const) {
+  const qemuArch = qemuArchOf(arch);
+  test(`${arch}: kselftest exec/${SCRIPT_TEST} (python3 + perl): every check passing natively passes under qemu-${qemuArch}-static -execve`, async (t) => {
+    const s = await prepare();
+    const script = join(await suiteOf('amd64'), SCRIPT_TEST);
+    // in a directory of its own: the script writes and removes files in its working directory
+    await mkdir(join(s.nativeDir, 'script-run'), { recursive: true });
+    const kernel = await runNative(s, SCRIPT_TEST, ['python3', `../${SCRIPT_TEST}`], 'script-run');
+    const tree = await workloadTreePath(arch, 'installed');
+    const emulator = `/usr/bin/qemu-${qemuArch}-static`;
+    const dir = '/opt/kselftest-exec-script';
+    const emu = await runInBuilderOverlay(tree, [[await findEmulator(qemuArch), emulator], [script, `${dir}/${SCRIPT_TEST}`]],
+      [emulator, '-execve', '/usr/bin/python3', `./${SCRIPT_TEST}`], { cwd: dir, timeoutMs: 300_000 });
+    compareChecks(t, kernel, emu);
+  });
 }
