@@ -47,8 +47,8 @@ const ALWAYS: Case[] = [
   { builder: 'podman', fixture: 'busybox', workflow: 'plain' },
   { builder: 'dockerd-buildkit', fixture: 'busybox', workflow: 'classic' },
   { builder: 'dockerd-buildkit', fixture: 'busybox', workflow: 'plain' },
-  // one Debian case: apt-get install nodejs from Debian's archive, run under the emulator (3m17s at load 8-12,
-  // 168 s of it the build, ~2/3 of that the emulated apt/dpkg step). The rest of Debian is behind
+  // one Debian case: apt-get install nodejs from Debian's archive, run under the emulator (1m31s at load ~2,
+  // 3m17s at load 8-12 with 168 s of it the build, ~2/3 of that the emulated apt/dpkg step). The rest of Debian is behind
   // XBUILD_ROOTLESS_FULL for the CI budget, not because it fails: buildah overlay armhf (apt-get install gcc,
   // gcc, ./configure && make) passed in 4m07s, dockerd BuildKit arm64 in 1m59s (docs/builders.md
   // "Debian, rootless").
