@@ -54,3 +54,13 @@ test('xb_build_cached: a failing step inside the build function fails the build 
   t.regex(err.stderr ?? '', /building fixture probe failed \(exit 1\)/);
   t.deepEqual((await readdir(join(dir, 'fixtures'))).filter((n) => !n.startsWith('.')), []);
 });
+
+test('fixture scripts take the emulator from xb_emulator (the current series, as wrap finds it), never the newest cache entry; a missing one is exit 2', async (t) => {
+  for (const f of await readdir(DIR)) {
+    const text = await readFile(join(DIR, f), 'utf8');
+    t.notRegex(text, /ls -t [^\n]*qemu/, `${f} picks an emulator by modification time`);
+  }
+  const err = await t.throwsAsync(run('bash', ['-c', `. ${DIR}/lib.sh; xb_emulator arm`], { env: { PATH: process.env.PATH, XBUILD_QEMU_DIR: '/nonexistent-xbuild-qemu' } })) as Error & { code?: number; stderr?: string };
+  t.is(err.code, 2);
+  t.regex(err.stderr ?? '', /no xbuild emulator qemu-arm-static for this series \(in XBUILD_QEMU_DIR=\/nonexistent-xbuild-qemu\)/);
+});
