@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { ensureShim, shimCompileFlags } from '../src/shims/build.ts';
-import { EMULATOR_LEVERS, SHIM_VERSION } from '../src/contract/in-image.ts';
+import { EMULATOR_LEVERS, SERIES_THE_SHIM_NEEDS, SHIM_VERSION } from '../src/contract/in-image.ts';
 import { checkShimBinary, shimNoteVersion } from '../src/shims/elf-check.ts';
 import { xbuildLayerEntries } from '../src/shims/layer.ts';
 import { installLayerEntries } from './helpers/install-layer.ts';
@@ -23,6 +23,7 @@ import { cacheRoot, copyRoot } from './helpers/shims-roots.ts';
 import { stockEmulator } from './helpers/shims-emulator.ts';
 import { chrootRun, diffSnapshots, snapshotTree } from './helpers/shims-chroot.ts';
 import { buildRecorderEmulator, LEVERS_ON } from './helpers/recorder-emulator.ts';
+import { standInQemuDir } from './helpers/hostile-inputs.ts';
 
 const run = promisify(execFile);
 
@@ -281,4 +282,16 @@ test('the shim runs the emulator with -execve, argv[0] unchanged and the origina
   const [first, ...rest] = EMULATOR_LEVERS;
   r = await chrootRun(root, ['/bin/sh', '-c', 'x'], { env: { [first!.env]: 'off' } });
   t.is(r.stdout, `/usr/bin/qemu-arm-static|-execve|${rest.map((l) => `${l.flag}|on|`).join('')}-0|/bin/sh|--|/bin/busybox.xbuild-orig|-c|x|\n`, r.stderr);
+});
+
+test('the xbuild layer refuses an emulator of a series older than the options the shim passes (one line, NO_EMULATOR), and takes the series that added them', async (t) => {
+  const d = await tmp(t);
+  const old = await standInQemuDir(join(d, 'old'), `execve-intercept series=${SERIES_THE_SHIM_NEEDS - 1} qemu=10.2.2`);
+  const err = await t.throwsAsync(xbuildLayerEntries({ arch: 'arm', emulatorPath: join(old, 'qemu-arm-static'), shimPath: await sharedShim() }));
+  t.true(err instanceof XbuildError && err.code === 'NO_EMULATOR');
+  t.regex(err!.message, new RegExp(`built from patch series ${SERIES_THE_SHIM_NEEDS - 1}; cross-build-start passes ${EMULATOR_LEVERS[0]!.flag}`));
+  t.notRegex(err!.message, /\n/);
+  const ok = await standInQemuDir(join(d, 'ok'), `execve-intercept series=${SERIES_THE_SHIM_NEEDS} qemu=10.2.2`);
+  const entries = await xbuildLayerEntries({ arch: 'arm', emulatorPath: join(ok, 'qemu-arm-static'), shimPath: await sharedShim() });
+  t.true(entries.some((e) => e.path === emulatorInImage('arm')));
 });

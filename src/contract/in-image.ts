@@ -45,9 +45,16 @@ export const EMULATOR_EXECVE_FLAG = '-execve';
  * for each, so cross-build-start turns them on, unless the environment sets
  * the twin, which then decides (`QEMU_LEAN_HTABLE=off` turns that one off).
  */
-export const EMULATOR_LEVERS: readonly { flag: string; env: string }[] = [
-  { flag: '-lean-htable', env: 'QEMU_LEAN_HTABLE' },
+export const EMULATOR_LEVERS: readonly { flag: string; env: string; series: number }[] = [
+  { flag: '-lean-htable', env: 'QEMU_LEAN_HTABLE', series: 6 }, // series: the patch series that added the option
 ];
+/** Oldest patch series whose emulator accepts every option the shim passes (an older one fails each RUN with "unknown option"). */
+export const SERIES_THE_SHIM_NEEDS = Math.max(0, ...EMULATOR_LEVERS.map((l) => l.series));
+/** The patch series an emulator's xbuild note names ("execve-intercept series=<N> ..."), or undefined when the note says none. */
+export function seriesOfEmulatorNote(desc: string): number | undefined {
+  const m = /^execve-intercept series=(\d+)(?: |$)/.exec(desc);
+  return m ? Number(m[1]) : undefined;
+}
 /** dpkg configuration file cross-build-start writes (and cross-build-end removes) in Debian-based images. */
 export const DPKG_HOOK = 'etc/dpkg/dpkg.cfg.d/xbuild-cross-build';
 

@@ -7,9 +7,11 @@ import { dirname } from 'node:path';
 import type { LayerEntry } from '../layer/entry.ts';
 import type { QemuArch } from '../oci/platform.ts';
 import { XbuildError, wrapError } from '../errors.ts';
-import { CROSS_BUILD_END, CROSS_BUILD_START, STATE_FILE, emulatorInImage } from '../contract/in-image.ts';
+import {
+  CROSS_BUILD_END, CROSS_BUILD_START, EMULATOR_LEVERS, NT_XBUILD_EXECVE, SERIES_THE_SHIM_NEEDS, STATE_FILE, XBUILD_NOTE_NAME, emulatorInImage, seriesOfEmulatorNote,
+} from '../contract/in-image.ts';
 import { checkShimBinary } from './elf-check.ts';
-import { inspectElfFile, type ElfInfo } from '../elf/inspect.ts';
+import { findNote, inspectElfFile, type ElfInfo } from '../elf/inspect.ts';
 import { describeHostBinaryProblem, hostBinaryProblems } from '../contract/host-binary.ts';
 
 export interface XbuildLayerInputs {
@@ -55,6 +57,14 @@ async function checkEmulator(path: string, arch: QemuArch): Promise<number> {
   if (problems.length > 0) {
     throw new XbuildError('NO_EMULATOR', `the ${arch} emulator ${path} is not xbuild's: ${problems.map((p) => describeHostBinaryProblem(p, elf, 'emulator')).join('; ')}`, {
       hint: 'wrap needs the patched static qemu-user that `xbuild qemu build` makes (Debian/Ubuntu qemu-user-static will not do): run it, or pass --qemu-dir with its output',
+    });
+  }
+  // An emulator of an older series rejects the options cross-build-start passes: refuse it here, not at the first RUN line.
+  const series = seriesOfEmulatorNote(findNote(elf, XBUILD_NOTE_NAME, NT_XBUILD_EXECVE)!.desc.toString('latin1').replace(/\0+$/, ''));
+  if (series !== undefined && series < SERIES_THE_SHIM_NEEDS) {
+    const options = EMULATOR_LEVERS.filter((l) => l.series > series).map((l) => l.flag).join(', ');
+    throw new XbuildError('NO_EMULATOR', `the ${arch} emulator ${path} was built from patch series ${series}; cross-build-start passes ${options}, which only series ${SERIES_THE_SHIM_NEEDS} and later accept`, {
+      hint: 'rebuild it with `xbuild qemu build` (or pass --qemu-dir with a build of the current series)',
     });
   }
   return st.size;

@@ -123,12 +123,13 @@ export function tarWithHugeHeader(kind: 'pax' | 'gnu-long-name' | 'base256', cla
  * --qemu-dir stand-in: a tiny static x86_64 program carrying xbuild's
  * execve-emulator note (what wrap's emulator check asks for); it only exits 0,
  * which is all wrap does with it (`--version`). Built with gcc, as the shim is.
+ * `desc` is the note's description (a real emulator's: "execve-intercept series=<N> qemu=<version>").
  */
-export async function standInQemuDir(dir: string): Promise<string> {
+export async function standInQemuDir(dir: string, desc = 'hostile stand-in'): Promise<string> {
   await mkdir(dir, { recursive: true });
   const src = join(dir, 'stand-in.c');
   await writeFile(src, `__asm__(".pushsection .note.xbuild,\\"a\\",@note\\n.balign 4\\n.long 2f - 1f\\n.long 4f - 3f\\n.long ${NT_XBUILD_EXECVE}\\n"
-  "1: .asciz \\"${XBUILD_NOTE_NAME}\\"\\n2: .balign 4\\n3: .ascii \\"hostile stand-in\\"\\n4: .balign 4\\n.popsection\\n");
+  "1: .asciz \\"${XBUILD_NOTE_NAME}\\"\\n2: .balign 4\\n3: .ascii \\"${desc}\\"\\n4: .balign 4\\n.popsection\\n");
 void _start(void) { __asm__ volatile("mov $60, %eax\\n xor %edi, %edi\\n syscall"); }
 `);
   const bin = join(dir, 'stand-in');
