@@ -154,7 +154,7 @@ test('skopeo copy --dest-compress-format zstd:chunked (skippable frames, TOC ann
   const layer = (annotations: Record<string, string>) => ({ descriptor: { ...d, annotations }, diffId: cfg.rootfs.diff_ids[1], open: async () => Readable.from([blob]) });
   await walkTar(await openLayerTar(layer(d.annotations!), 'layer 2/2'), () => {});
   const bad = { ...d.annotations!, 'io.containers.zstd-chunked.manifest-checksum': sha(Buffer.from('other')) };
-  const err = await t.throwsAsync(walkTar(await openLayerTar(layer(bad), 'layer 2/2'), () => {}, 'layer 2/2'));
+  const err = await t.throwsAsync(async () => walkTar(await openLayerTar(layer(bad), 'layer 2/2'), () => {}, 'layer 2/2')); // a blob this small is read whole while its compression is sniffed: the refusal may come from either call
   t.regex(err!.message, /^layer 2\/2: its zstd:chunked table of contents \(bytes \d+-\d+\) is sha256:[0-9a-f]{64}, but io\.containers\.zstd-chunked\.manifest-checksum says sha256:/);
 });
 

@@ -11,6 +11,10 @@ import { XbuildError } from '../src/errors.ts';
 import { memImage, memIndex, tarOf, type TarSpec } from './helpers/mem-image.ts';
 import { debianLikeRoot, xbuildLayer, xbuildParts } from './helpers/verify-images.ts';
 import { elfSample } from './helpers/elf-samples.ts';
+import { standInQemuDir } from './helpers/hostile-inputs.ts';
+import {
+  EMULATOR_LEVERS, SERIES_THE_SHIM_NEEDS, SHIM_VERSION, emulatorNoteText, leversTheEmulatorLacks, parseEmulatorNote, parseShimNote, seriesTheShimNeeds,
+} from '../src/contract/in-image.ts';
 
 const ids = (r: PlatformReport, sev?: string) => r.findings.filter((f) => !sev || f.severity === sev).map((f) => f.id).sort();
 const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -127,6 +131,35 @@ test('Debian\'s static-pie qemu-arm-static is accepted as static but lacks the x
   const pie = await readFile(await elfSample('amd64/qemu-arm-static'));
   const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: pie, mode: 0o755 }]]);
   t.deepEqual(ids(await verifyImage(image), 'error'), ['emulator-no-xbuild-note']);
+});
+
+test('an emulator of an older patch series beside a shim that passes newer options fails (every RUN line would say "unknown option"); the same series passes', async (t) => {
+  const d = await mkdtemp(join(tmpdir(), 'xbuild-old-series-'));
+  t.teardown(() => rm(d, { recursive: true, force: true }));
+  const old = await readFile(join(await standInQemuDir(join(d, 'old'), emulatorNoteText({ series: SERIES_THE_SHIM_NEEDS - 1, qemu: '10.2.2' })), 'qemu-arm-static'));
+  const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: old, mode: 0o755 }]]);
+  const r = await verifyImage(image);
+  t.deepEqual(ids(r, 'error'), ['emulator-older-than-shim']);
+  t.regex(r.findings.find((f) => f.id === 'emulator-older-than-shim')!.message, new RegExp(`shim version ${SHIM_VERSION}\\) starts the emulator with -lean-htable, which /usr/bin/qemu-arm-static \\(patch series ${SERIES_THE_SHIM_NEEDS - 1}\\) rejects`));
+  const same = await readFile(join(await standInQemuDir(join(d, 'same'), emulatorNoteText({ series: SERIES_THE_SHIM_NEEDS, qemu: '10.2.2' })), 'qemu-arm-static'));
+  const { image: ok } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: same, mode: 0o755 }]]);
+  t.deepEqual(ids(await verifyImage(ok), 'error'), []);
+});
+
+test('the note contract: emulator and shim notes parse back; a shim older than a lever needs no newer series', (t) => {
+  t.deepEqual(parseEmulatorNote(emulatorNoteText({ series: 6, qemu: '10.2.2' })), { series: 6, qemu: '10.2.2' });
+  t.deepEqual(parseEmulatorNote('execve-intercept series=9999 qemu=stand-in'), { series: 9999, qemu: 'stand-in' });
+  t.deepEqual(parseEmulatorNote('execve-intercept series=3'), { series: 3 });
+  t.is(parseEmulatorNote('execve-intercept series=x'), undefined);
+  t.is(parseEmulatorNote('hostile stand-in'), undefined);
+  t.is(parseShimNote(`shim version=${SHIM_VERSION}`), SHIM_VERSION);
+  t.is(parseShimNote('shim version=4 extra'), undefined);
+  for (const l of EMULATOR_LEVERS) {
+    t.deepEqual(leversTheEmulatorLacks(l.shim - 1, l.series - 1), [], 'an older shim does not pass the option');
+    t.deepEqual(leversTheEmulatorLacks(l.shim, l.series - 1), [l.flag]);
+    t.deepEqual(leversTheEmulatorLacks(l.shim, l.series), []);
+  }
+  t.is(seriesTheShimNeeds(SHIM_VERSION), SERIES_THE_SHIM_NEEDS);
 });
 
 test('an emulator for the wrong architecture fails', async (t) => {

@@ -45,14 +45,32 @@ export const EMULATOR_EXECVE_FLAG = '-execve';
  * for each, so cross-build-start turns them on, unless the environment sets
  * the twin, which then decides (`QEMU_LEAN_HTABLE=off` turns that one off).
  */
-export const EMULATOR_LEVERS: readonly { flag: string; env: string; series: number }[] = [
-  { flag: '-lean-htable', env: 'QEMU_LEAN_HTABLE', series: 6 }, // series: the patch series that added the option
+export const EMULATOR_LEVERS: readonly { flag: string; env: string; series: number; shim: number }[] = [
+  // series: the patch series that added the option; shim: the first shim version that passes it
+  { flag: '-lean-htable', env: 'QEMU_LEAN_HTABLE', series: 6, shim: 4 },
 ];
-/** Oldest patch series whose emulator accepts every option the shim passes (an older one fails each RUN with "unknown option"). */
-export const SERIES_THE_SHIM_NEEDS = Math.max(0, ...EMULATOR_LEVERS.map((l) => l.series));
-/** The patch series an emulator's xbuild note names ("execve-intercept series=<N> ..."), or undefined when the note says none. */
-export function seriesOfEmulatorNote(desc: string): number | undefined {
-  const m = /^execve-intercept series=(\d+)(?: |$)/.exec(desc);
+/** Oldest patch series whose emulator accepts every option a shim of `shimVersion` passes (an older one fails each RUN with "unknown option"). */
+export function seriesTheShimNeeds(shimVersion: number): number {
+  return Math.max(0, ...EMULATOR_LEVERS.filter((l) => shimVersion >= l.shim).map((l) => l.series));
+}
+/** The options a shim of `shimVersion` passes that an emulator of `series` lacks (none when they fit). */
+export function leversTheEmulatorLacks(shimVersion: number, series: number): string[] {
+  return EMULATOR_LEVERS.filter((l) => shimVersion >= l.shim && series < l.series).map((l) => l.flag);
+}
+
+/** What an emulator's xbuild note says: "execve-intercept series=<N> qemu=<version>". */
+export interface EmulatorNote { series: number; qemu?: string }
+export function emulatorNoteText(n: { series: number; qemu: string }): string {
+  return `execve-intercept series=${n.series} qemu=${n.qemu}`;
+}
+/** The note's fields, or undefined when it is not an execve-intercept note (qemu= is absent only in hand-made notes). */
+export function parseEmulatorNote(text: string): EmulatorNote | undefined {
+  const m = /^execve-intercept series=(\d+)(?: qemu=(\S+))?(?: |$)/.exec(text);
+  return m ? { series: Number(m[1]), ...(m[2] !== undefined ? { qemu: m[2] } : {}) } : undefined;
+}
+/** The shim version its note names ("shim version=<N>"), or undefined. */
+export function parseShimNote(text: string): number | undefined {
+  const m = /^shim version=(\d+)$/.exec(text);
   return m ? Number(m[1]) : undefined;
 }
 /** dpkg configuration file cross-build-start writes (and cross-build-end removes) in Debian-based images. */
@@ -71,6 +89,8 @@ export const NT_XBUILD_EXECVE = 1;
 export const NT_XBUILD_SHIM = 2;
 /** Bumped whenever the shim's behaviour changes; carried in its ELF note ("shim version=<N>"). */
 export const SHIM_VERSION = 4;
+/** Oldest patch series whose emulator accepts every option this build's shim passes. */
+export const SERIES_THE_SHIM_NEEDS = seriesTheShimNeeds(SHIM_VERSION);
 
 /**
  * The swap contract: the shells cross-build-start considers, in its order

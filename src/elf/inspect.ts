@@ -316,3 +316,9 @@ export { machineName };
 export function findNote(elf: ElfInfo, name: string, type: number): ElfNote | undefined {
   return elf.notes.find((n) => n.name === name && n.type === type);
 }
+
+/** A note's description as text (latin1, trailing NULs of the padding dropped), or undefined when the note is absent. */
+export function noteText(elf: ElfInfo, name: string, type: number): string | undefined {
+  const n = findNote(elf, name, type);
+  return n ? n.desc.toString('latin1').replace(/\0+$/, '') : undefined;
+}

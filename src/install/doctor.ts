@@ -3,7 +3,7 @@
 // emulated architectures (then a builder there can run ARM without xbuild).
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GUEST_ELF, SHIM_VERSION } from '../contract/in-image.ts';
+import { GUEST_ELF, SHIM_VERSION, parseEmulatorNote } from '../contract/in-image.ts';
 import { QEMU_ARCHES, type QemuArch } from '../oci/platform.ts';
 import { readEmulatorFacts } from '../qemu/elf-check.ts';
 import { readSeries } from '../qemu/series.ts';
@@ -48,17 +48,17 @@ export async function diagnose(opts: LookupOptions & { binfmtDir?: string }): Pr
     try {
       const loc = await locateEmulator(arch, lookup);
       const f = await readEmulatorFacts(loc.path);
-      const marker = /^execve-intercept series=(\d+) qemu=(\S+)$/.exec(f.marker ?? '');
+      const note = f.marker === undefined ? undefined : parseEmulatorNote(f.marker);
       const checks: Check[] = [
         { name: 'x86_64', ok: f.machine === 62, detail: `e_machine ${f.machine}` },
         { name: 'static', ok: !f.interp && f.needed === 0, detail: f.linkage },
-        { name: 'execve-interception', ok: marker?.[1] === String(series.version), detail: f.marker ? `note "${f.marker}"` : 'no xbuild note (stock QEMU?)' },
+        { name: 'execve-interception', ok: note?.series === series.version, detail: f.marker ? `note "${f.marker}"` : 'no xbuild note (stock QEMU?)' },
       ];
       if (pkg && loc.origin === 'platform-package') {
         const p = await checkPackagedFile(pkg.dir, pkg.manifest, `bin/qemu-${arch}-static`);
         checks.push({ name: 'manifest sha256', ok: !p, detail: p ?? 'matches' });
       }
-      emulators[arch] = { ok: checks.every((c) => c.ok), path: loc.path, origin: loc.origin, version: loc.qemuVersion ?? marker?.[2], checks };
+      emulators[arch] = { ok: checks.every((c) => c.ok), path: loc.path, origin: loc.origin, version: loc.qemuVersion ?? note?.qemu, checks };
     } catch (err) {
       emulators[arch] = failed(err);
     }

@@ -79,37 +79,23 @@ export function compressor(c: Compression): Transform {
 
 /** The uncompressed tar of a blob (gzip, zstd or plain tar, told by its first bytes). */
 export async function decompressBlob(blob: Readable, label = 'layer'): Promise<Readable> {
-  const it = (blob as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
-  let first: IteratorResult<Buffer | string>;
-  try {
-    first = await it.next();
-  } catch (err) {
-    throw readError(label, err);
-  }
-  if (first.done) return Readable.from([], { objectMode: false });
-  let head = Buffer.from(first.value);
-  // A first chunk shorter than a magic number: gather a few more bytes before deciding.
-  while (head.length < 4) {
-    const r = await it.next().catch((err: unknown) => { throw readError(label, err); });
-    if (r.done) break;
-    head = Buffer.concat([head, Buffer.from(r.value)]);
-  }
-  async function* rest(): AsyncGenerator<Buffer> {
-    yield head;
-    for (;;) {
-      const r = await it.next().catch((err: unknown) => { throw readError(label, err); });
-      if (r.done) return;
-      yield Buffer.from(r.value);
-    }
+  const { head, ended } = await firstBytes(blob, 4, label);
+  const c = sniffCompression(head);
+  // The sniffed bytes go back in front; the blob is then piped as it is (no copies, no extra stage).
+  if (ended) blob = Readable.from(head.length > 0 ? [head] : [], { objectMode: false });
+  else blob.unshift(head);
+  const fail = (err: unknown, into: Readable) => { into.destroy(readError(label, err)); };
+  if (c === 'none') {
+    const out = new PassThrough();
+    blob.on('error', (e) => fail(e, out));
+    out.on('close', () => { if (!blob.destroyed) blob.destroy(); });
+    return blob.pipe(out);
   }
   let fed = 0;
-  const counted = async function* (): AsyncGenerator<Buffer> { for await (const b of rest()) { fed += b.length; yield b; } };
-  const raw = Readable.from(counted(), { objectMode: false });
-  const c = sniffCompression(head);
-  if (c === 'none') return raw;
+  blob.on('data', (b: Buffer) => { fed += b.length; });
   const dec = decompressor(c);
-  raw.on('error', (e) => dec.destroy(e));
-  dec.on('close', () => { if (!raw.destroyed) raw.destroy(); });
+  blob.on('error', (e) => fail(e, dec));
+  dec.on('close', () => { if (!blob.destroyed) blob.destroy(); });
   if (c === 'gzip') {
     // zlib stops quietly at bytes after the last member that are not a gzip header; Go's multistream reader fails there
     const gz = dec as Transform & { bytesWritten: number };
@@ -119,9 +105,38 @@ export async function decompressBlob(blob: Readable, label = 'layer'): Promise<R
     });
     gz.on('error', (e) => tail.destroy(e));
     tail.on('close', () => { if (!gz.destroyed) gz.destroy(); });
-    return raw.pipe(gz).pipe(tail);
+    return blob.pipe(gz).pipe(tail);
   }
-  return raw.pipe(dec);
+  return blob.pipe(dec);
+}
+
+/** At least `n` bytes from the front of a paused stream (fewer only when it ends first), taken out of it. */
+async function firstBytes(s: Readable, n: number, label: string): Promise<{ head: Buffer; ended: boolean }> {
+  const parts: Buffer[] = [];
+  let have = 0, ended = false, failure: unknown;
+  const onError = (e: unknown) => { failure ??= e; };
+  s.on('error', onError);
+  try {
+    while (have < n && failure === undefined) {
+      const c = s.read() as Buffer | string | null;
+      if (c !== null) { const b = asBuffer(c); parts.push(b); have += b.length; continue; }
+      if (s.errored) { failure ??= s.errored; break; }
+      if (s.readableEnded || s.destroyed) { ended = true; break; }
+      ended = await new Promise<boolean>((resolve) => {
+        const off = () => { s.off('readable', more); s.off('end', done); s.off('error', done); s.off('close', done); };
+        const done = () => { off(); resolve(true); };
+        const more = () => { off(); resolve(false); };
+        s.once('readable', more); s.once('end', done); s.once('error', done); s.once('close', done);
+      });
+      if (ended) break;
+    }
+  } catch (err) {
+    failure ??= err;
+  }
+  failure ??= s.errored ?? undefined;
+  if (failure !== undefined) throw readError(label, failure); // onError stays: a destroyed stream emits its error on the next tick
+  s.off('error', onError);
+  return { head: parts.length === 1 ? parts[0]! : Buffer.concat(parts), ended };
 }
 
 /**
@@ -147,6 +162,12 @@ export async function openLayerTar(layer: Pick<Layer, 'descriptor' | 'diffId' | 
   tar.on('error', (e) => check.destroy(e));
   check.on('close', () => { if (!tar.destroyed) tar.destroy(); });
   return tar.pipe(check);
+}
+
+/** A chunk as a Buffer without copying it (Buffer.from of a Buffer copies: a whole blob's worth of copies and garbage per layer). */
+function asBuffer(chunk: Buffer | Uint8Array | string): Buffer {
+  if (typeof chunk === 'string') return Buffer.from(chunk);
+  return Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 function readError(label: string, err: unknown): Error {

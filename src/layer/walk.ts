@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { XbuildError } from '../errors.ts';
 import type { Layer } from '../oci/model.ts';
+import { chunksOf } from './chunks.ts';
 import { decompressBlob, openLayerTar } from './compression.ts';
 import { TYPE, type TarHeader } from './tar-header.ts';
 import { ByteSource, TarReader } from './tar-reader.ts';
@@ -124,7 +125,7 @@ async function* entriesOf(tarStream: Readable, opts: WalkOptions, stats: Stats =
   tarStream.on('error', (e) => { failure ??= e; });
   const hash = createHash('sha256');
   async function* hashed(): AsyncGenerator<Buffer> {
-    for await (const c of tarStream as AsyncIterable<Buffer>) { hash.update(c); yield c; }
+    for await (const c of chunksOf(tarStream)) { hash.update(c); yield c; }
   }
   const src = ByteSource.from(hashed());
   const tr = new TarReader(src, label);

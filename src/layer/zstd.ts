@@ -57,7 +57,7 @@ export class ZstdDecompress extends Transform {
   }
 
   private takePending(): Buffer {
-    const b = Buffer.concat(this.pending, this.pendingBytes);
+    const b = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes); // one chunk: no copy
     this.pending = [];
     this.pendingBytes = 0;
     return b;

@@ -2,15 +2,14 @@
 // inspector (src/elf): an x86_64 ELF64 executable, statically linked (no
 // PT_INTERP, no DT_NEEDED), carrying the xbuild shim note in a PT_NOTE segment.
 import { XbuildError } from '../errors.ts';
-import { findNote, inspectElf, type ElfInfo } from '../elf/inspect.ts';
+import { inspectElf, noteText, type ElfInfo } from '../elf/inspect.ts';
 import { describeHostBinaryProblem, hostBinaryProblems } from '../contract/host-binary.ts';
-import { NT_XBUILD_SHIM, XBUILD_NOTE_NAME } from '../contract/in-image.ts';
+import { NT_XBUILD_SHIM, XBUILD_NOTE_NAME, parseShimNote } from '../contract/in-image.ts';
 
 /** The shim version from its note (desc "shim version=<N>"), or undefined when the note is absent. */
 export function shimNoteVersion(elf: ElfInfo): number | undefined {
-  const n = findNote(elf, XBUILD_NOTE_NAME, NT_XBUILD_SHIM);
-  const m = n && /^shim version=(\d+)$/.exec(n.desc.toString('latin1').replace(/\0+$/, ''));
-  return m ? Number(m[1]) : undefined;
+  const text = noteText(elf, XBUILD_NOTE_NAME, NT_XBUILD_SHIM);
+  return text === undefined ? undefined : parseShimNote(text);
 }
 
 /** Throws unless `buf` is a static x86_64 executable with the xbuild shim note; returns its ELF facts. */

@@ -8,10 +8,10 @@ import type { LayerEntry } from '../layer/entry.ts';
 import type { QemuArch } from '../oci/platform.ts';
 import { XbuildError, wrapError } from '../errors.ts';
 import {
-  CROSS_BUILD_END, CROSS_BUILD_START, EMULATOR_LEVERS, NT_XBUILD_EXECVE, SERIES_THE_SHIM_NEEDS, STATE_FILE, XBUILD_NOTE_NAME, emulatorInImage, seriesOfEmulatorNote,
+  CROSS_BUILD_END, CROSS_BUILD_START, NT_XBUILD_EXECVE, SERIES_THE_SHIM_NEEDS, SHIM_VERSION, STATE_FILE, XBUILD_NOTE_NAME, emulatorInImage, leversTheEmulatorLacks, parseEmulatorNote,
 } from '../contract/in-image.ts';
 import { checkShimBinary } from './elf-check.ts';
-import { findNote, inspectElfFile, type ElfInfo } from '../elf/inspect.ts';
+import { inspectElfFile, noteText, type ElfInfo } from '../elf/inspect.ts';
 import { describeHostBinaryProblem, hostBinaryProblems } from '../contract/host-binary.ts';
 
 export interface XbuildLayerInputs {
@@ -60,10 +60,10 @@ async function checkEmulator(path: string, arch: QemuArch): Promise<number> {
     });
   }
   // An emulator of an older series rejects the options cross-build-start passes: refuse it here, not at the first RUN line.
-  const series = seriesOfEmulatorNote(findNote(elf, XBUILD_NOTE_NAME, NT_XBUILD_EXECVE)!.desc.toString('latin1').replace(/\0+$/, ''));
-  if (series !== undefined && series < SERIES_THE_SHIM_NEEDS) {
-    const options = EMULATOR_LEVERS.filter((l) => l.series > series).map((l) => l.flag).join(', ');
-    throw new XbuildError('NO_EMULATOR', `the ${arch} emulator ${path} was built from patch series ${series}; cross-build-start passes ${options}, which only series ${SERIES_THE_SHIM_NEEDS} and later accept`, {
+  const series = parseEmulatorNote(noteText(elf, XBUILD_NOTE_NAME, NT_XBUILD_EXECVE) ?? '')?.series;
+  const lacks = series === undefined ? [] : leversTheEmulatorLacks(SHIM_VERSION, series);
+  if (lacks.length > 0) {
+    throw new XbuildError('NO_EMULATOR', `the ${arch} emulator ${path} was built from patch series ${series}; cross-build-start passes ${lacks.join(', ')}, which only series ${SERIES_THE_SHIM_NEEDS} and later accept`, {
       hint: 'rebuild it with `xbuild qemu build` (or pass --qemu-dir with a build of the current series)',
     });
   }

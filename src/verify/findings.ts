@@ -35,6 +35,7 @@ export const FINDINGS = {
   'emulator-not-host-native': 'error',
   'emulator-dynamic': 'error',
   'emulator-no-xbuild-note': 'error',
+  'emulator-older-than-shim': 'error',
   'shim-missing': 'error',
   'shim-not-file': 'error',
   'shim-unreadable': 'error',

@@ -1,12 +1,12 @@
 // The checks: pure functions of the filesystem view and the image config.
 import { EM_ARM, machineName } from '../elf/constants.ts';
-import { findNote } from '../elf/inspect.ts';
+import { noteText } from '../elf/inspect.ts';
 import type { FsView } from '../layer/fs-view.ts';
 import type { ImageConfig } from '../oci/model.ts';
 import { EMULATED_PLATFORMS, qemuArchFor } from '../oci/platform.ts';
 import {
   CROSS_BUILD_END, CROSS_BUILD_START, NT_XBUILD_EXECVE, NT_XBUILD_SHIM, ORIGINAL_SUFFIX, STATE_FILE, XBUILD_NOTE_NAME, emulatorInImage,
-  DPKG_HOOK, emulatorFileName, qemuArchOfElf,
+  DPKG_HOOK, emulatorFileName, leversTheEmulatorLacks, parseEmulatorNote, parseShimNote, qemuArchOfElf,
 } from '../contract/in-image.ts';
 import { hostBinaryProblems, NOTE_TYPE_OF, type HostBinaryRole } from '../contract/host-binary.ts';
 import type { ContentInfo } from './collect.ts';
@@ -95,6 +95,16 @@ export function checkView(view: FsView<ContentInfo>, config: ImageConfig, opts: 
       out.push(finding('shim-differs-from-build', path, `${path} (${digest.slice(0, 19)}) is not byte-identical to the local xbuild shim build`, fix.shim));
     }
   }
+  // the shim passes its levers to the emulator: an emulator of an older series fails every RUN line with "unknown option"
+  const emuSeries = checked.emulatorNote === undefined ? undefined : parseEmulatorNote(checked.emulatorNote)?.series;
+  for (const [path, note] of Object.entries(checked.shimNotes)) {
+    const shimVersion = parseShimNote(note);
+    const lacks = emuSeries === undefined || shimVersion === undefined ? [] : leversTheEmulatorLacks(shimVersion, emuSeries);
+    if (lacks.length > 0) {
+      out.push(finding('emulator-older-than-shim', checked.emulator, `${path} (shim version ${shimVersion}) starts the emulator with ${lacks.join(', ')}, which /${checked.emulator} (patch series ${emuSeries}) rejects: every emulated RUN line would fail`, fix.emulator));
+      break;
+    }
+  }
   if (qarch && !opts.final && (!opts.shimDigests || opts.shimDigests.length === 0)) {
     out.push(finding('shim-not-compared', undefined, 'shims were checked by their ELF note, not compared byte for byte with a local shim build',
       'pass --shim FILE (the built xbuild shim) to also require byte-identical shims'));
@@ -142,8 +152,7 @@ type Problem = 'missing' | 'other';
 function xbuildNoteText(view: FsView<ContentInfo>, path: string, type: number): string | undefined {
   const l = view.lookup(path);
   const elf = l.found ? l.node.content?.elf : undefined;
-  const n = elf ? findNote(elf, XBUILD_NOTE_NAME, type) : undefined;
-  return n ? n.desc.toString('latin1').replace(/\0+$/, '') : undefined;
+  return elf ? noteText(elf, XBUILD_NOTE_NAME, type) : undefined;
 }
 
 function checkHostBinary(view: FsView<ContentInfo>, path: string, role: HostBinaryRole, out: Finding[]): Problem[] {
