@@ -17,6 +17,9 @@
 //   XBUILD_BENCH_MODES=stock,shim: only these (keys native, stock, binfmt, shim, shim-off)
 //   XBUILD_BENCH_STOCK_VERSION=10.0.13: Debian's stock build of another upstream
 //   version (printed as such) when the archive has none of xbuild's version
+//   --profile: instead, one run through the shim under host `perf`, samples by
+//   category (bench/exec/categories.ts); symbols need an unstripped emulator of the
+//   cache's version, series and configure flags: XBUILD_PROFILE_EMULATOR=path
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
@@ -32,6 +35,7 @@ import { installXbuildLayer } from '../../test/helpers/install-layer.ts';
 import { ensureShim } from '../../src/shims/build.ts';
 import { cacheRoot } from '../../src/cache-root.ts';
 import { EMULATOR_LEVERS } from '../../src/contract/in-image.ts';
+import { printCategories, recordCategories } from '../exec/categories.ts';
 
 const run = promisify(execFile);
 const ARCH = (process.env.XBUILD_CONFIGURE_ARCH ?? 'armhf') as WorkloadArch;
@@ -63,8 +67,31 @@ async function shimScript(root: string, env: Record<string, string>): Promise<Ru
   try { return await shimRun(root, ['/bin/sh', '-c', SCRIPT], env); } finally { await shimRun(root, ['/usr/bin/cross-build-end']); }
 }
 
+/** --profile: one configure through the shim under perf, with symbols from XBUILD_PROFILE_EMULATOR. */
+async function profile(root: string, emulator: string): Promise<void> {
+  const on = await shimRun(root, ['/usr/bin/cross-build-start']);
+  if (on.code !== 0) throw new Error(`cross-build-start: exit ${on.code ?? on.signal}: ${on.stderr.slice(0, 500)}`);
+  try {
+    const load0 = load();
+    const t0 = performance.now();
+    const shares = await recordCategories(['unshare', '--mount', '--pid', '--fork', '--', '/bin/sh', '-c', CHROOT_WRAPPER, 'sh', root, '/bin/sh', '-c', SCRIPT], { root, env: GUEST_ENV, hz: 999, timeoutMs: 3_600_000 });
+    const s = (performance.now() - t0) / 1000;
+    if (typeof shares === 'string') throw new Error(shares);
+    console.log(`./configure of Debian's hello (bookworm ${ARCH} tree) through the shim under perf (999 Hz): ${s.toFixed(1)} s, load ${load0} at start, ${load()} at end`);
+    console.log(`emulator: ${emulator}${process.env.XBUILD_PROFILE_EMULATOR ? '' : ' (stripped: emulator-internal categories need XBUILD_PROFILE_EMULATOR)'}\n`);
+    printCategories(shares);
+  } finally {
+    await shimRun(root, ['/usr/bin/cross-build-end']);
+  }
+}
+
 async function main(): Promise<void> {
   await assertNoArmBinfmt();
+  if (process.argv.includes('--profile')) return withTree(async (root) => {
+    const emulator = process.env.XBUILD_PROFILE_EMULATOR || await findEmulator(qemuArchOf(ARCH));
+    await installXbuildLayer(root, { arch: qemuArchOf(ARCH), emulatorPath: emulator, shimPath: await ensureShim({ cacheRoot: cacheRoot(process.env) }) });
+    await profile(root, emulator);
+  });
   const q = qemuArchOf(ARCH);
   const xbuildEmu = await findEmulator(q);
   const version = /version (\d+\.\d+\.\d+)/.exec(execFileSync(xbuildEmu, ['-version'], { encoding: 'utf8' }))![1]!;
@@ -72,10 +99,19 @@ async function main(): Promise<void> {
   const stockEmu = join(process.env.XBUILD_STOCK_QEMU_DIR || await stockQemuPath(want), `qemu-${q}-static`);
   const stockVersion = /version (\d+\.\d+\.\d+)/.exec(execFileSync(stockEmu, ['-version'], { encoding: 'utf8' }))?.[1];
   if (stockVersion !== want) throw new Error(`stock ${stockEmu} is QEMU ${stockVersion}, wanted ${want}: not comparable`);
+  await withTree(async (root) => compare(root, q, xbuildEmu, version, stockEmu, stockVersion));
+}
+
+/** A private copy of the cached installed workload tree for `fn`, removed after. */
+async function withTree(fn: (root: string) => Promise<void>): Promise<void> {
   const cached = await runFixtureScript('debian-workload-tree.sh', [ARCH, '--if-cached', '--stage', 'installed']).catch((e: Error) => {
     throw new Error(`no cached installed workload tree for ${ARCH} (build it with scripts/fixtures/debian-workload-tree.sh ${ARCH} --print-path): ${e.message}`);
   });
   const root = await copyTree(cached.trim(), `xbuild-cfg-${ARCH}-`);
+  try { await fn(root); } finally { await removeTree(root); }
+}
+
+async function compare(root: string, q: ReturnType<typeof qemuArchOf>, xbuildEmu: string, version: string, stockEmu: string, stockVersion: string | undefined): Promise<void> {
   const hostSrc = await mkdtemp(join(tmpdir(), 'xb-cfg-native-'));
   try {
     const emuInGuest = `/usr/bin/qemu-${q}-static`;
@@ -114,7 +150,6 @@ async function main(): Promise<void> {
     const shimOn = times.has(SHIM_ON) ? median(times.get(SHIM_ON)!) : NaN, shimOff = times.has(SHIM_OFF) ? median(times.get(SHIM_OFF)!) : NaN;
     if (!Number.isNaN(shimOn / shimOff)) console.log(`\nlevers (${EMULATOR_LEVERS.map((l) => l.flag).join(' ')}) on vs off, through the shim, same run: ${(shimOn / shimOff).toFixed(3)}x`);
   } finally {
-    await removeTree(root);
     await rm(hostSrc, { recursive: true, force: true });
   }
 }

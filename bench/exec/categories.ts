@@ -1,5 +1,14 @@
-// Buckets of `perf report --sort dso,sym` lines for bench/exec/profile.ts: which part
-// of an emulated exec a sample belongs to, by DSO and QEMU/glibc symbol names.
+// Buckets of `perf report --sort dso,sym` lines for the exec and configure profiles
+// (bench/exec/profile.ts, bench/configure/run.ts --profile): which part of an
+// emulated workload a sample belongs to, by DSO and QEMU/glibc symbol names.
+import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { runHost } from '../../test/helpers/guest.ts';
+
+const run = promisify(execFile);
 export const CATEGORIES = [
   { id: 'kernel', label: 'kernel (exec, mmap/munmap, page faults, fork, syscalls)' },
   { id: 'jit', label: 'translated guest code ([JIT] maps: guest execution)' },
@@ -35,4 +44,26 @@ export function categorize(report: string): Record<string, number> {
     out[cat] = (out[cat] ?? 0) + Number(pct);
   }
   return out;
+}
+
+/**
+ * Runs `argv` under `perf record` (children included) and returns the share of
+ * samples per category, symbols resolved inside `root` (the guest tree the
+ * emulator runs from), or the reason perf could not record.
+ */
+export async function recordCategories(argv: string[], o: { root: string; env: Record<string, string>; hz?: number; timeoutMs?: number }): Promise<Record<string, number> | string> {
+  const data = join(tmpdir(), `xb-perf-${process.pid}-${Date.now()}.data`);
+  try {
+    const rec = await runHost(['perf', 'record', '-q', '-o', data, '-F', String(o.hz ?? 4999), '--', ...argv], { env: o.env, timeoutMs: o.timeoutMs ?? 600_000 });
+    if (rec.code !== 0) return `perf record unavailable: exit ${rec.code ?? rec.signal}: ${rec.stderr.trim().slice(0, 300)}`;
+    const { stdout } = await run('perf', ['report', '-i', data, `--symfs=${o.root}`, '--kallsyms=/proc/kallsyms', '--no-children', '--sort', 'dso,sym', '-q', '-g', 'none', '--percent-limit', '0'], { maxBuffer: 1 << 28 });
+    return categorize(stdout);
+  } finally {
+    await rm(data, { force: true });
+  }
+}
+
+/** The category table, one line each. */
+export function printCategories(shares: Record<string, number>): void {
+  for (const c of CATEGORIES) console.log(`  ${c.label.padEnd(70)}${(shares[c.id] ?? 0).toFixed(1).padStart(6)}%`);
 }

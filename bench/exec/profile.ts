@@ -27,7 +27,7 @@ import { performance } from 'node:perf_hooks';
 import { findEmulator } from '../../test/helpers/emulators.ts';
 import { GUEST_PATH, prepareGuest, runHost } from '../../test/helpers/guest.ts';
 import { removeTree } from '../../test/helpers/arm-root.ts';
-import { categorize, CATEGORIES } from './categories.ts';
+import { printCategories, recordCategories } from './categories.ts';
 
 const run = promisify(execFile);
 const N = Number(process.env.XBUILD_BENCH_EXECS ?? 100);
@@ -95,15 +95,8 @@ async function perfCategories(root: string, sh: (s: string, emu?: string) => str
   const dbg = process.env.XBUILD_PROFILE_EMULATOR;
   let emu: string | undefined;
   if (dbg) { emu = '/usr/bin/qemu-arm-profile'; await copyFile(dbg, join(root, emu)); await chmod(join(root, emu), 0o755); }
-  const data = join(tmpdir(), `xb-perf-${process.pid}.data`);
-  try {
-    const rec = await runHost(['perf', 'record', '-q', '-o', data, '-F', '4999', '--', ...sh(loop(N, '/bin/true'), emu)], { env: ENV, timeoutMs: 600_000 });
-    if (rec.code !== 0) { console.log(`\nperf record unavailable: exit ${rec.code ?? rec.signal}: ${rec.stderr.trim().slice(0, 300)}`); return; }
-    const { stdout } = await run('perf', ['report', '-i', data, `--symfs=${root}`, '--kallsyms=/proc/kallsyms', '--no-children', '--sort', 'dso,sym', '-q', '-g', 'none', '--percent-limit', '0'], { maxBuffer: 1 << 28 });
-    const shares = categorize(stdout);
-    console.log(`\nperf samples of the dynamic /bin/true loop (${dbg ? `symbols from ${dbg}` : 'stripped emulator: emulator-internal categories need XBUILD_PROFILE_EMULATOR'}):`);
-    for (const c of CATEGORIES) console.log(`  ${c.label.padEnd(70)}${(shares[c.id] ?? 0).toFixed(1).padStart(6)}%`);
-  } finally {
-    await rm(data, { force: true });
-  }
+  const shares = await recordCategories(sh(loop(N, '/bin/true'), emu), { root, env: ENV });
+  if (typeof shares === 'string') { console.log(`\n${shares}`); return; }
+  console.log(`\nperf samples of the dynamic /bin/true loop (${dbg ? `symbols from ${dbg}` : 'stripped emulator: emulator-internal categories need XBUILD_PROFILE_EMULATOR'}):`);
+  printCategories(shares);
 }

@@ -51,11 +51,15 @@ export const EMULATOR_LEVERS: readonly { flag: string; env: string; series: numb
 ];
 /** Oldest patch series whose emulator accepts every option a shim of `shimVersion` passes (an older one fails each RUN with "unknown option"). */
 export function seriesTheShimNeeds(shimVersion: number): number {
-  return Math.max(0, ...EMULATOR_LEVERS.filter((l) => shimVersion >= l.shim).map((l) => l.series));
+  return Math.max(0, ...leversPassedBy(shimVersion).map((l) => l.series));
 }
 /** The options a shim of `shimVersion` passes that an emulator of `series` lacks (none when they fit). */
 export function leversTheEmulatorLacks(shimVersion: number, series: number): string[] {
-  return EMULATOR_LEVERS.filter((l) => shimVersion >= l.shim && series < l.series).map((l) => l.flag);
+  return leversPassedBy(shimVersion).filter((l) => series < l.series).map((l) => l.flag);
+}
+/** The levers a shim of `shimVersion` passes to the emulator. */
+function leversPassedBy(shimVersion: number): typeof EMULATOR_LEVERS {
+  return EMULATOR_LEVERS.filter((l) => shimVersion >= l.shim);
 }
 
 /** What an emulator's xbuild note says: "execve-intercept series=<N> qemu=<version>". */

@@ -1,6 +1,6 @@
 // Plain-data and one-line views of ElfInfo for --json and human output.
 // Names are for display; consumers of the JSON compare the numeric fields.
-import { elfTypeName, machineName, type ElfInfo, type ElfNote } from './inspect.ts';
+import { elfTypeName, machineName, noteDescText, type ElfInfo, type ElfNote } from './inspect.ts';
 
 export interface ElfNoteJson { name: string; type: number; descHex: string; descText?: string }
 
@@ -32,9 +32,8 @@ export interface ElfInfoJson {
 }
 
 export function noteToJson(n: ElfNote): ElfNoteJson {
-  const text = n.desc.toString('latin1');
-  const printable = n.desc.length > 0 && /^[\x20-\x7e]*\0*$/.test(text);
-  return { name: n.name, type: n.type, descHex: n.desc.toString('hex'), ...(printable ? { descText: text.replace(/\0+$/, '') } : {}) };
+  const printable = n.desc.length > 0 && /^[\x20-\x7e]*\0*$/.test(n.desc.toString('latin1'));
+  return { name: n.name, type: n.type, descHex: n.desc.toString('hex'), ...(printable ? { descText: noteDescText(n.desc) } : {}) };
 }
 
 export function elfToJson(e: ElfInfo): ElfInfoJson {

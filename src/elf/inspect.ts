@@ -317,8 +317,13 @@ export function findNote(elf: ElfInfo, name: string, type: number): ElfNote | un
   return elf.notes.find((n) => n.name === name && n.type === type);
 }
 
-/** A note's description as text (latin1, trailing NULs of the padding dropped), or undefined when the note is absent. */
+/** A note description as text: latin1, the trailing NULs of its padding dropped. */
+export function noteDescText(desc: Buffer): string {
+  return desc.toString('latin1').replace(/\0+$/, '');
+}
+
+/** A note's description as text (noteDescText), or undefined when the note is absent. */
 export function noteText(elf: ElfInfo, name: string, type: number): string | undefined {
   const n = findNote(elf, name, type);
-  return n ? n.desc.toString('latin1').replace(/\0+$/, '') : undefined;
+  return n ? noteDescText(n.desc) : undefined;
 }
