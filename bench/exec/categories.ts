@@ -2,7 +2,7 @@
 // (bench/exec/profile.ts, bench/configure/run.ts --profile): which part of an
 // emulated workload a sample belongs to, by DSO and QEMU/glibc symbol names.
 import { execFile } from 'node:child_process';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -50,6 +50,7 @@ export function categorize(report: string): Record<string, number> {
  * Runs `argv` under `perf record` (children included) and returns the share of
  * samples per category, symbols resolved inside `root` (the guest tree the
  * emulator runs from), or the reason perf could not record.
+ * XBUILD_PROFILE_REPORT=file keeps perf's whole report there.
  */
 export async function recordCategories(argv: string[], o: { root: string; env: Record<string, string>; hz?: number; timeoutMs?: number }): Promise<Record<string, number> | string> {
   const data = join(tmpdir(), `xb-perf-${process.pid}-${Date.now()}.data`);
@@ -57,13 +58,16 @@ export async function recordCategories(argv: string[], o: { root: string; env: R
     const rec = await runHost(['perf', 'record', '-q', '-o', data, '-F', String(o.hz ?? 4999), '--', ...argv], { env: o.env, timeoutMs: o.timeoutMs ?? 600_000 });
     if (rec.code !== 0) return `perf record unavailable: exit ${rec.code ?? rec.signal}: ${rec.stderr.trim().slice(0, 300)}`;
     const { stdout } = await run('perf', ['report', '-i', data, `--symfs=${o.root}`, '--kallsyms=/proc/kallsyms', '--no-children', '--sort', 'dso,sym', '-q', '-g', 'none', '--percent-limit', '0'], { maxBuffer: 1 << 28 });
+    if (process.env.XBUILD_PROFILE_REPORT) await writeFile(process.env.XBUILD_PROFILE_REPORT, stdout);
     return categorize(stdout);
   } finally {
     await rm(data, { force: true });
   }
 }
 
-/** The category table, one line each. */
+/** The category table, one line each, and what perf's report did not list (its rows sum below 100%). */
 export function printCategories(shares: Record<string, number>): void {
   for (const c of CATEGORIES) console.log(`  ${c.label.padEnd(70)}${(shares[c.id] ?? 0).toFixed(1).padStart(6)}%`);
+  const listed = Object.values(shares).reduce((a, b) => a + b, 0);
+  console.log(`  ${'(samples perf did not list by symbol)'.padEnd(70)}${(100 - listed).toFixed(1).padStart(6)}%`);
 }
