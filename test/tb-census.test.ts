@@ -13,7 +13,7 @@ const census = [
   '100 1 X',
   '100 2 M 40000000 00003000 5 12 0 ' + LIB,
   '100 3 A 50000000 00001000 7 22',
-  '100 4 T 40000100 0 0 480 16 4 1000 4d 0', // cacheable, first
+  '100 4 T 40000100 0 0 480 16 4 1000 4d 0 200', // cacheable, first (200 bytes of host code)
   '100 5 T 40000100 0 0 480 16 4 1000 4d 0', // same key again in the same image
   '100 6 T 50000010 0 0 480 8 2 500 4f 0', // anonymous memory
   '100 7 T 40000200 0 0 480 8 2 700 4d 1', // host pointer
@@ -21,11 +21,12 @@ const census = [
   '100 9 U 40001000 00001000',
   '100 10 T 40001010 0 0 480 8 2 400 4d 0', // unmapped now: anonymous
   '100 10 E',
+  '100 10 E', // a failed exec, then the exit
   '101 11 F 100', // a fork inherits the table as it is now
   '101 12 T 40000100 0 0 480 16 4 1000 4d 0', // hit for both caches: image 100 ended at 10
   '102 13 X',
   '102 14 M 40010000 00003000 5 12 0 ' + LIB, // the same file elsewhere
-  '102 15 T 40010100 0 0 480 16 4 1000 4d 0', // same file offset, other address
+  '102 15 T 40010100 0 0 480 16 4 1000 4d 0 100', // same file offset, other address
   '102 16 T 40010400 0 0 480 16 4 1000 5d 0', // page once writable (PAGE_WRITE_ORG)
 ].join('\n');
 
@@ -43,6 +44,7 @@ test('census replay: classification, inherited mappings, simulated caches', asyn
   t.is(anyAddr!.count, 3); // and image 102's block at the same file offset
   t.is(anyAddrAtExit!.count, 2);
   t.is(sum.byFile.get('/usr/lib/libc.so.6'), 1000 * 5 + 700 + 300);
+  t.is(sum.distinctHostBytes, 300); // the first of each address key
 });
 
 test('census replay of a file reads it in time order (processes write their lines late)', async (t) => {

@@ -25,7 +25,7 @@
 //   the census replayed against simulated persistent translation caches;
 //   XBUILD_CENSUS_KEEP=file keeps the census log
 import { execFile, execFileSync } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -41,7 +41,7 @@ import { cacheRoot } from '../../src/cache-root.ts';
 import { EMULATOR_LEVERS } from '../../src/contract/in-image.ts';
 import { printCategories, recordCategories } from '../exec/categories.ts';
 import { buildCensusEmulator } from '../tb-census/build.ts';
-import { replayCensusFile, report } from '../tb-census/analyze.ts';
+import { runCensus } from '../tb-census/run.ts';
 
 const run = promisify(execFile);
 const ARCH = (process.env.XBUILD_CONFIGURE_ARCH ?? 'armhf') as WorkloadArch;
@@ -91,31 +91,13 @@ async function profile(root: string, emulator: string): Promise<void> {
   }
 }
 
-/** --census: one configure through the shim with a census emulator, then the replay. */
-async function census(root: string, emulator: string): Promise<void> {
-  const log = '/var/tmp/xb-census.log';
-  const stat = join(tmpdir(), `xb-census-stat-${process.pid}.csv`);
-  const load0 = load();
-  const t0 = performance.now();
-  // perf stat: the CPU time of every process of the run, to set tb_gen_code's time against
-  const res = await shimScript(root, { XBUILD_TB_CENSUS: log }, ['perf', 'stat', '-x', ',', '-o', stat, '-e', 'task-clock', '--']);
-  const s = (performance.now() - t0) / 1000;
-  if (res.code !== 0 || !res.stdout.includes('configured')) throw new Error(`census run: exit ${res.code ?? res.signal}: ${`${res.stdout}\n${res.stderr}`.trim().slice(-1500)}`);
-  const cpuMs = Number(/^([\d.]+),msec,task-clock/m.exec(await readFile(stat, 'utf8').finally(() => rm(stat, { force: true })))?.[1]);
-  if (process.env.XBUILD_CENSUS_KEEP) await copyFile(join(root, log), process.env.XBUILD_CENSUS_KEEP);
-  console.log(`./configure of Debian's hello (bookworm ${ARCH} tree) through the shim, census emulator ${emulator}: ${s.toFixed(1)} s, CPU (perf stat task-clock, all processes) ${(cpuMs / 1000).toFixed(1)} s, load ${load0} at start, ${load()} at end\n`);
-  const sum = await replayCensusFile(join(root, log));
-  console.log(report(sum));
-  console.log(`\ntb_gen_code (translation, inclusive of what it calls and the page faults it takes): ${(sum.all.ns / 1e9).toFixed(1)} s = ${((sum.all.ns / 1e6 / cpuMs) * 100).toFixed(1)}% of the run's CPU time`);
-}
-
 async function main(): Promise<void> {
   await assertNoArmBinfmt();
   if (process.argv.includes('--census')) {
     const emulator = process.env.XBUILD_CENSUS_EMULATOR || await buildCensusEmulator(qemuArchOf(ARCH));
     return withTree(async (root) => {
       await installXbuildLayer(root, { arch: qemuArchOf(ARCH), emulatorPath: emulator, shimPath: await ensureShim({ cacheRoot: cacheRoot(process.env) }) });
-      await census(root, emulator);
+      await runCensus(`./configure of Debian's hello (bookworm ${ARCH} tree) through the shim, census emulator ${emulator}`, root, (prefix, env) => shimScript(root, env, prefix));
     });
   }
   if (process.argv.includes('--profile')) return withTree(async (root) => {

@@ -28,6 +28,8 @@ import { findEmulator } from '../../test/helpers/emulators.ts';
 import { GUEST_PATH, prepareGuest, runHost } from '../../test/helpers/guest.ts';
 import { removeTree } from '../../test/helpers/arm-root.ts';
 import { printCategories, recordCategories } from './categories.ts';
+import { buildCensusEmulator } from '../tb-census/build.ts';
+import { runCensus } from '../tb-census/run.ts';
 
 const run = promisify(execFile);
 const N = Number(process.env.XBUILD_BENCH_EXECS ?? 100);
@@ -86,6 +88,21 @@ export async function profileExec(): Promise<void> {
     row('= dynamic /bin/true', dyn.toFixed(2), '100%');
     row('(static glibc program, for scale)', per.static!.toFixed(2), `${((per.static! / dyn) * 100).toFixed(0)}%`);
     await perfCategories(g.root, sh);
+  } finally {
+    await removeTree(g.root);
+  }
+}
+
+/** --census: the /bin/true loop under a census emulator (bench/tb-census), then the replay. */
+export async function censusExec(): Promise<void> {
+  const emulator = process.env.XBUILD_CENSUS_EMULATOR || await buildCensusEmulator('arm');
+  const g = await prepareGuest('armhf', 'debian-dash', emulator);
+  try {
+    const emu = '/usr/bin/qemu-arm-census';
+    await copyFile(emulator, join(g.root, emu));
+    await chmod(join(g.root, emu), 0o755);
+    await runCensus(`guest dash loop of ${N} dynamic /bin/true, census emulator ${emulator} with -execve`, g.root,
+      (prefix, env) => runHost([...prefix, 'chroot', g.root, emu, '-execve', '/bin/sh', '-c', loop(N, '/bin/true')], { env: { ...ENV, ...env }, timeoutMs: 600_000 }));
   } finally {
     await removeTree(g.root);
   }

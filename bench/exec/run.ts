@@ -7,6 +7,7 @@
 //
 //   npx tsx bench/exec/run.ts            (npm run bench:exec)
 //   npx tsx bench/exec/run.ts --profile  (where one exec's time goes: bench/exec/profile.ts)
+//   npx tsx bench/exec/run.ts --census   (what a persistent translation cache would skip: bench/tb-census)
 //   XBUILD_BENCH_EXECS=100 XBUILD_BENCH_REPS=5 npx tsx bench/exec/run.ts
 //   XBUILD_BENCH_STOCK_VERSION=10.0.13   compare with Debian's stock build of another
 //                                        upstream version (printed as such) when the
@@ -25,7 +26,7 @@ import { cacheRoot } from '../../src/cache-root.ts';
 import { EMULATOR_LEVERS } from '../../src/contract/in-image.ts';
 import { ALL_LEVERS, BINFMT_WRAPPER, ENV, EXECVE_OFF, leverMode, modes, SHIM_OFF, SHIM_ON, STOCK_BINFMT, XBUILD_BINFMT, type Mode } from './modes.ts';
 import { removeTree } from '../../test/helpers/arm-root.ts';
-import { profileExec } from './profile.ts';
+import { censusExec, profileExec } from './profile.ts';
 import { loadavg } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
@@ -134,7 +135,7 @@ async function main(): Promise<void> {
   console.log('host binfmt_misc: no ARM handler (checked after the run)');
 }
 
-(process.argv.includes('--profile') ? profileExec() : main()).catch((err: unknown) => {
+(process.argv.includes('--profile') ? profileExec() : process.argv.includes('--census') ? censusExec() : main()).catch((err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
   process.exitCode = 1;
 });

@@ -49,6 +49,8 @@ export interface CensusSummary {
   sims: Array<{ label: string } & Tally>;
   /** translation time by mapped file ('(anonymous)' for the rest) */
   byFile: Map<string, number>;
+  /** host code bytes of the distinct cacheable blocks (first of each address key), when the census logs them */
+  distinctHostBytes: number;
 }
 
 export const UNCACHEABLE: readonly Uncacheable[] = ['anonymous memory', 'page once writable', 'host pointer in the code', 'block leaves its mapping'];
@@ -60,16 +62,16 @@ const run = promisify(execFile);
 async function epochEnds(lines: AsyncIterable<string> | Iterable<string>): Promise<{ end: number[]; ended: number }> {
   const epochOf = new Map<number, number>();
   const end: number[] = [];
-  let ended = 0;
+  const ended = new Set<number>(); // an image logs E more than once when an exec fails (a PATH search)
   for await (const line of lines) {
     const sp1 = line.indexOf(' '), sp2 = line.indexOf(' ', sp1 + 1);
     if (sp2 < 0) continue;
     const pid = Number(line.slice(0, sp1)), ts = Number(line.slice(sp1 + 1, sp2)), ev = line[sp2 + 1];
     if (ev === 'X' || ev === 'F') { epochOf.set(pid, end.length); end.push(ts); continue; }
     const e = epochOf.get(pid);
-    if (e !== undefined) { end[e] = ts; if (ev === 'E') ended++; }
+    if (e !== undefined) { end[e] = ts; if (ev === 'E') ended.add(e); }
   }
-  return { end, ended };
+  return { end, ended: ended.size };
 }
 
 /**
@@ -87,7 +89,7 @@ export async function replayCensus(lines: () => AsyncIterable<string> | Iterable
   const tally = (): Tally => ({ count: 0, ns: 0 });
   const add = (t: Tally, ns: number) => { t.count++; t.ns += ns; };
   const sum: CensusSummary = {
-    processes: epochEnd.length, ended, all: tally(), cacheable: tally(), byFile: new Map(),
+    processes: epochEnd.length, ended, all: tally(), cacheable: tally(), byFile: new Map(), distinctHostBytes: 0,
     uncacheable: Object.fromEntries(UNCACHEABLE.map((u) => [u, tally()])) as Record<Uncacheable, Tally>,
     sims: KEYINGS.flatMap(([label]) => [{ label: `${label}, stored at once`, ...tally() }, { label: `${label}, stored at process end`, ...tally() }]),
   };
@@ -109,7 +111,7 @@ export async function replayCensus(lines: () => AsyncIterable<string> | Iterable
     const table = tables.get(pid)!;
     if (ev === 'M') {
       const start = hex(f[3]!);
-      tables.set(pid, place(table, { start, end: start + hex(f[4]!), file: { id: f[8]!, path: f.slice(9).join(' '), offset: hex(f[7]!) } }));
+      tables.set(pid, place(table, { start, end: start + hex(f[4]!), file: { id: f[8]!, path: f.slice(9).join(' ') || '(path unknown: no /proc)', offset: hex(f[7]!) } }));
     } else if (ev === 'A') {
       const start = hex(f[3]!);
       tables.set(pid, place(table, { start, end: start + hex(f[4]!) }));
@@ -142,7 +144,8 @@ export async function replayCensus(lines: () => AsyncIterable<string> | Iterable
         next++;
       }
       keys.forEach((k, i) => {
-        if (atOnce[i]!.has(k)) add(sum.sims[2 * i]!, ns); else atOnce[i]!.add(k);
+        if (atOnce[i]!.has(k)) add(sum.sims[2 * i]!, ns);
+        else { atOnce[i]!.add(k); if (i === 0) sum.distinctHostBytes += Number(f[12] ?? 0); }
         if (atExit[i]!.has(k)) add(sum.sims[2 * i + 1]!, ns);
       });
       const list = pending.get(epoch) ?? [];
@@ -162,6 +165,7 @@ export function report(sum: CensusSummary): string {
   row('cacheable (file-backed, never written, no host pointer)', sum.cacheable);
   lines.push('\n  translation a persistent cache would have skipped (hits):');
   for (const s of sum.sims) row(s.label, s);
+  if (sum.distinctHostBytes) lines.push(`\n  distinct cacheable blocks: ${sum.cacheable.count - sum.sims[0]!.count}, ${(sum.distinctHostBytes / 2 ** 20).toFixed(1)} MiB of host code (without the search data)`);
   lines.push('\n  translation time by file (top 8):');
   for (const [file, ns] of [...sum.byFile].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`  ${file.padEnd(66)}${(ns / 1e9).toFixed(2).padStart(19)} s${pct(ns)}`);
   return lines.join('\n');
