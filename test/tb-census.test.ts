@@ -13,7 +13,7 @@ const census = [
   '100 1 X',
   '100 2 M 40000000 00003000 5 12 0 ' + LIB,
   '100 3 A 50000000 00001000 7 22',
-  '100 4 T 40000100 0 0 480 16 4 1000 4d 0 200', // cacheable, first (200 bytes of host code)
+  '100 4 T 40000100 0 0 480 16 4 1000 4d 0 200 150', // cacheable, first (200 bytes of host code, 150 ns registering it)
   '100 5 T 40000100 0 0 480 16 4 1000 4d 0', // same key again in the same image
   '100 6 T 50000010 0 0 480 8 2 500 4f 0', // anonymous memory
   '100 7 T 40000200 0 0 480 8 2 700 4d 1', // host pointer
@@ -45,6 +45,7 @@ test('census replay: classification, inherited mappings, simulated caches', asyn
   t.is(anyAddrAtExit!.count, 2);
   t.is(sum.byFile.get('/usr/lib/libc.so.6'), 1000 * 5 + 700 + 300);
   t.is(sum.distinctHostBytes, 300); // the first of each address key
+  t.is(sum.registerNs, 150);
 });
 
 test('census replay of a file reads it in time order (processes write their lines late)', async (t) => {

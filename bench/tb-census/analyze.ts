@@ -5,6 +5,18 @@
 // which translated blocks could be keyed by (file, offset, guest address, CPU
 // flags) at all, and how many of them an earlier process had already translated.
 //   npx tsx bench/tb-census/analyze.ts <census.log>
+// Census lines are "<pid> <CLOCK_MONOTONIC ns> <event> <fields>", numbers in hex
+// where they are guest addresses, sizes of mappings, offsets and flags:
+//   X                      a fresh emulator in this pid (after exec)
+//   F <ppid>               a fork of <ppid>'s emulator (its mappings inherited)
+//   M start len prot flags offset dev:ino:size:mtime path    a file mapping
+//   A start len prot flags an anonymous mapping     U start len   an munmap
+//   R old oldlen new newlen                         an mremap (the new range is
+//                                                   treated as anonymous)
+//   T pc flags cflags cs_base guest-bytes insns ns page-flags host-pointer
+//     [host-bytes register-ns]                      one tb_gen_code call (decimal
+//                                                   sizes, ns and counts)
+//   E                      the image ends (exit, fatal signal, exec attempt)
 import { execFile } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -51,6 +63,8 @@ export interface CensusSummary {
   byFile: Map<string, number>;
   /** host code bytes of the distinct cacheable blocks (first of each address key), when the census logs them */
   distinctHostBytes: number;
+  /** the part of tb_gen_code that registers a block (region tree, page tracking, qht), when logged: a loaded block pays it too */
+  registerNs: number;
 }
 
 export const UNCACHEABLE: readonly Uncacheable[] = ['anonymous memory', 'page once writable', 'host pointer in the code', 'block leaves its mapping'];
@@ -89,7 +103,7 @@ export async function replayCensus(lines: () => AsyncIterable<string> | Iterable
   const tally = (): Tally => ({ count: 0, ns: 0 });
   const add = (t: Tally, ns: number) => { t.count++; t.ns += ns; };
   const sum: CensusSummary = {
-    processes: epochEnd.length, ended, all: tally(), cacheable: tally(), byFile: new Map(), distinctHostBytes: 0,
+    processes: epochEnd.length, ended, all: tally(), cacheable: tally(), byFile: new Map(), distinctHostBytes: 0, registerNs: 0,
     uncacheable: Object.fromEntries(UNCACHEABLE.map((u) => [u, tally()])) as Record<Uncacheable, Tally>,
     sims: KEYINGS.flatMap(([label]) => [{ label: `${label}, stored at once`, ...tally() }, { label: `${label}, stored at process end`, ...tally() }]),
   };
@@ -125,6 +139,7 @@ export async function replayCensus(lines: () => AsyncIterable<string> | Iterable
       const pc = hex(f[3]!), size = Number(f[7]), ns = Number(f[9]), pageFlags = hex(f[10]!), hostPtr = f[11] === '1';
       const m = table.find((x) => x.start <= pc && pc < x.end);
       add(sum.all, ns);
+      sum.registerNs += Number(f[13] ?? 0);
       const file = m?.file?.path ?? '(anonymous)';
       sum.byFile.set(file, (sum.byFile.get(file) ?? 0) + ns);
       let why: Uncacheable | undefined;
@@ -165,6 +180,7 @@ export function report(sum: CensusSummary): string {
   row('cacheable (file-backed, never written, no host pointer)', sum.cacheable);
   lines.push('\n  translation a persistent cache would have skipped (hits):');
   for (const s of sum.sims) row(s.label, s);
+  if (sum.registerNs) lines.push(`\n  of tb_gen_code's time, registering the block (region tree, page tracking, qht; a cached block pays it too): ${(sum.registerNs / 1e9).toFixed(2)} s = ${((sum.registerNs / sum.all.ns) * 100).toFixed(1)}%`);
   if (sum.distinctHostBytes) lines.push(`\n  distinct cacheable blocks: ${sum.cacheable.count - sum.sims[0]!.count}, ${(sum.distinctHostBytes / 2 ** 20).toFixed(1)} MiB of host code (without the search data)`);
   lines.push('\n  translation time by file (top 8):');
   for (const [file, ns] of [...sum.byFile].sort((a, b) => b[1] - a[1]).slice(0, 8)) lines.push(`  ${file.padEnd(66)}${(ns / 1e9).toFixed(2).padStart(19)} s${pct(ns)}`);
