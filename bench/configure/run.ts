@@ -75,36 +75,26 @@ async function shimScript(root: string, env: Record<string, string>, prefix: str
 
 /** --profile: one configure through the shim under perf, with symbols from XBUILD_PROFILE_EMULATOR. */
 async function profile(root: string, emulator: string): Promise<void> {
-  const on = await shimRun(root, ['/usr/bin/cross-build-start']);
-  if (on.code !== 0) throw new Error(`cross-build-start: exit ${on.code ?? on.signal}: ${on.stderr.slice(0, 500)}`);
-  try {
-    const load0 = load();
-    const t0 = performance.now();
-    const shares = await recordCategories(['unshare', '--mount', '--pid', '--fork', '--', '/bin/sh', '-c', CHROOT_WRAPPER, 'sh', root, '/bin/sh', '-c', SCRIPT], { root, env: GUEST_ENV, hz: 999, timeoutMs: 3_600_000 });
-    const s = (performance.now() - t0) / 1000;
-    if (typeof shares === 'string') throw new Error(shares);
-    console.log(`./configure of Debian's hello (bookworm ${ARCH} tree) through the shim under perf (999 Hz): ${s.toFixed(1)} s, load ${load0} at start, ${load()} at end`);
-    console.log(`emulator: ${emulator}${process.env.XBUILD_PROFILE_EMULATOR ? '' : ' (stripped: emulator-internal categories need XBUILD_PROFILE_EMULATOR)'}\n`);
-    printCategories(shares);
-  } finally {
-    await shimRun(root, ['/usr/bin/cross-build-end']);
-  }
+  const load0 = load();
+  const t0 = performance.now();
+  const shares = await recordCategories((prefix) => shimScript(root, {}, prefix), { root, hz: 999 });
+  const s = (performance.now() - t0) / 1000;
+  if (typeof shares === 'string') throw new Error(shares);
+  console.log(`./configure of Debian's hello (bookworm ${ARCH} tree) through the shim under perf (999 Hz): ${s.toFixed(1)} s, load ${load0} at start, ${load()} at end`);
+  console.log(`emulator: ${emulator}${process.env.XBUILD_PROFILE_EMULATOR ? '' : ' (stripped: emulator-internal categories need XBUILD_PROFILE_EMULATOR)'}\n`);
+  printCategories(shares);
 }
 
 async function main(): Promise<void> {
   await assertNoArmBinfmt();
   if (process.argv.includes('--census')) {
     const emulator = process.env.XBUILD_CENSUS_EMULATOR || await buildCensusEmulator(qemuArchOf(ARCH));
-    return withTree(async (root) => {
-      await installXbuildLayer(root, { arch: qemuArchOf(ARCH), emulatorPath: emulator, shimPath: await ensureShim({ cacheRoot: cacheRoot(process.env) }) });
-      await runCensus(`./configure of Debian's hello (bookworm ${ARCH} tree) through the shim, census emulator ${emulator}`, root, (prefix, env) => shimScript(root, env, prefix));
-    });
+    return withTree((root) => runCensus(`./configure of Debian's hello (bookworm ${ARCH} tree) through the shim, census emulator ${emulator}`, root, (prefix, env) => shimScript(root, env, prefix)), emulator);
   }
-  if (process.argv.includes('--profile')) return withTree(async (root) => {
+  if (process.argv.includes('--profile')) {
     const emulator = process.env.XBUILD_PROFILE_EMULATOR || await findEmulator(qemuArchOf(ARCH));
-    await installXbuildLayer(root, { arch: qemuArchOf(ARCH), emulatorPath: emulator, shimPath: await ensureShim({ cacheRoot: cacheRoot(process.env) }) });
-    await profile(root, emulator);
-  });
+    return withTree((root) => profile(root, emulator), emulator);
+  }
   const q = qemuArchOf(ARCH);
   const xbuildEmu = await findEmulator(q);
   const version = /version (\d+\.\d+\.\d+)/.exec(execFileSync(xbuildEmu, ['-version'], { encoding: 'utf8' }))![1]!;
@@ -112,23 +102,27 @@ async function main(): Promise<void> {
   const stockEmu = join(process.env.XBUILD_STOCK_QEMU_DIR || await stockQemuPath(want), `qemu-${q}-static`);
   const stockVersion = /version (\d+\.\d+\.\d+)/.exec(execFileSync(stockEmu, ['-version'], { encoding: 'utf8' }))?.[1];
   if (stockVersion !== want) throw new Error(`stock ${stockEmu} is QEMU ${stockVersion}, wanted ${want}: not comparable`);
-  await withTree(async (root) => compare(root, q, xbuildEmu, version, stockEmu, stockVersion));
+  await withTree((root) => compare(root, q, xbuildEmu, version, stockEmu, stockVersion), xbuildEmu);
 }
 
-/** A private copy of the cached installed workload tree for `fn`, removed after. */
-async function withTree(fn: (root: string) => Promise<void>): Promise<void> {
+/** A private copy of the cached installed workload tree, with xbuild's layer (this `emulator`, the shim) in it, for `fn`; removed after. */
+async function withTree(fn: (root: string) => Promise<void>, emulator: string): Promise<void> {
   const cached = await runFixtureScript('debian-workload-tree.sh', [ARCH, '--if-cached', '--stage', 'installed']).catch((e: Error) => {
     throw new Error(`no cached installed workload tree for ${ARCH} (build it with scripts/fixtures/debian-workload-tree.sh ${ARCH} --print-path): ${e.message}`);
   });
   const root = await copyTree(cached.trim(), `xbuild-cfg-${ARCH}-`);
-  try { await fn(root); } finally { await removeTree(root); }
+  try {
+    await installXbuildLayer(root, { arch: qemuArchOf(ARCH), emulatorPath: emulator, shimPath: await ensureShim({ cacheRoot: cacheRoot(process.env) }) });
+    await fn(root);
+  } finally {
+    await removeTree(root);
+  }
 }
 
 async function compare(root: string, q: ReturnType<typeof qemuArchOf>, xbuildEmu: string, version: string, stockEmu: string, stockVersion: string | undefined): Promise<void> {
   const hostSrc = await mkdtemp(join(tmpdir(), 'xb-cfg-native-'));
   try {
     const emuInGuest = `/usr/bin/qemu-${q}-static`;
-    await installXbuildLayer(root, { arch: q, emulatorPath: xbuildEmu, shimPath: await ensureShim({ cacheRoot: cacheRoot(process.env) }) });
     await run('cp', ['-a', join(root, 'root/hello'), join(hostSrc, 'hello')]);
     const all: Array<[string, string, () => Promise<RunResult>]> = [
       ['native', 'native (host ./configure)', () => runHost(['/bin/sh', '-c', `rm -rf ${hostSrc}/h && cp -a ${hostSrc}/hello ${hostSrc}/h && cd ${hostSrc}/h && ./configure >/dev/null && echo configured`], { env: GUEST_ENV, timeoutMs: 600_000 })],

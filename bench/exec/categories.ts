@@ -6,7 +6,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { runHost } from '../../test/helpers/guest.ts';
+import type { RunResult } from '../../test/helpers/guest.ts';
 
 const run = promisify(execFile);
 export const CATEGORIES = [
@@ -47,16 +47,17 @@ export function categorize(report: string): Record<string, number> {
 }
 
 /**
- * Runs `argv` under `perf record` (children included) and returns the share of
+ * Runs the workload once under `perf record` (children included): `go(prefix)`
+ * must run it with `prefix` in front of its host command. Returns the share of
  * samples per category, symbols resolved inside `root` (the guest tree the
- * emulator runs from), or the reason perf could not record.
+ * emulator runs from), or why the recorded run failed.
  * XBUILD_PROFILE_REPORT=file keeps perf's whole report there.
  */
-export async function recordCategories(argv: string[], o: { root: string; env: Record<string, string>; hz?: number; timeoutMs?: number }): Promise<Record<string, number> | string> {
+export async function recordCategories(go: (prefix: string[]) => Promise<RunResult>, o: { root: string; hz?: number }): Promise<Record<string, number> | string> {
   const data = join(tmpdir(), `xb-perf-${process.pid}-${Date.now()}.data`);
   try {
-    const rec = await runHost(['perf', 'record', '-q', '-o', data, '-F', String(o.hz ?? 4999), '--', ...argv], { env: o.env, timeoutMs: o.timeoutMs ?? 600_000 });
-    if (rec.code !== 0) return `perf record unavailable: exit ${rec.code ?? rec.signal}: ${rec.stderr.trim().slice(0, 300)}`;
+    const rec = await go(['perf', 'record', '-q', '-o', data, '-F', String(o.hz ?? 4999), '--']);
+    if (rec.code !== 0) return `perf record of the run failed (perf or the workload): exit ${rec.code ?? rec.signal}: ${rec.stderr.trim().slice(0, 300)}`;
     const { stdout } = await run('perf', ['report', '-i', data, `--symfs=${o.root}`, '--kallsyms=/proc/kallsyms', '--no-children', '--sort', 'dso,sym', '-q', '-g', 'none', '--percent-limit', '0'], { maxBuffer: 1 << 28 });
     if (process.env.XBUILD_PROFILE_REPORT) await writeFile(process.env.XBUILD_PROFILE_REPORT, stdout);
     return categorize(stdout);

@@ -112,7 +112,7 @@ async function perfCategories(root: string, sh: (s: string, emu?: string) => str
   const dbg = process.env.XBUILD_PROFILE_EMULATOR;
   let emu: string | undefined;
   if (dbg) { emu = '/usr/bin/qemu-arm-profile'; await copyFile(dbg, join(root, emu)); await chmod(join(root, emu), 0o755); }
-  const shares = await recordCategories(sh(loop(N, '/bin/true'), emu), { root, env: ENV });
+  const shares = await recordCategories((prefix) => runHost([...prefix, ...sh(loop(N, '/bin/true'), emu)], { env: ENV, timeoutMs: 600_000 }), { root });
   if (typeof shares === 'string') { console.log(`\n${shares}`); return; }
   console.log(`\nperf samples of the dynamic /bin/true loop (${dbg ? `symbols from ${dbg}` : 'stripped emulator: emulator-internal categories need XBUILD_PROFILE_EMULATOR'}):`);
   printCategories(shares);
