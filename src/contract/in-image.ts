@@ -40,15 +40,23 @@ export function qemuArchOfElf(e: { class: number; endianness: 'little' | 'big'; 
 /** The option the shim passes to the emulator to turn on execve interception. */
 export const EMULATOR_EXECVE_FLAG = '-execve';
 /**
- * The emulator's start-up levers (patches/0020, each `-flag on|off|1|0` with a
+ * The emulator's levers (patches/0020 and 0030, each `-flag on|off|1|0` with a
  * QEMU_* environment twin, inherited by children): the shim passes `flag on`
  * for each, so cross-build-start turns them on, unless the environment sets
- * the twin, which then decides (`QEMU_LEAN_HTABLE=off` turns that one off).
+ * the twin, which then decides (`QEMU_LEAN_HTABLE=off` turns that one off;
+ * `QEMU_TB_CACHE=/dir` puts the translation cache elsewhere).
  */
 export const EMULATOR_LEVERS: readonly { flag: string; env: string; series: number; shim: number }[] = [
   // series: the patch series that added the option; shim: the first shim version that passes it
   { flag: '-lean-htable', env: 'QEMU_LEAN_HTABLE', series: 6, shim: 4 },
+  { flag: '-tb-cache', env: 'QEMU_TB_CACHE', series: 7, shim: 5 },
 ];
+/**
+ * Where `-tb-cache on` keeps translated blocks (patches/0030
+ * TB_CACHE_DEFAULT_DIR): inside xbuild's own directory (STATE_FILE's), so
+ * `xbuild unwrap` drops it from every layer and `verify --final` forbids it.
+ */
+export const TB_CACHE_DIR = 'usr/lib/xbuild/tb-cache';
 /** Oldest patch series whose emulator accepts every option a shim of `shimVersion` passes (an older one fails each RUN with "unknown option"). */
 export function seriesTheShimNeeds(shimVersion: number): number {
   return Math.max(0, ...leversPassedBy(shimVersion).map((l) => l.series));
@@ -92,7 +100,7 @@ export const NT_XBUILD_EXECVE = 1;
 /** Note type in the host-native shim; desc = ASCII "shim version=<N>". */
 export const NT_XBUILD_SHIM = 2;
 /** Bumped whenever the shim's behaviour changes; carried in its ELF note ("shim version=<N>"). */
-export const SHIM_VERSION = 4;
+export const SHIM_VERSION = 5;
 /** Oldest patch series whose emulator accepts every option this build's shim passes. */
 export const SERIES_THE_SHIM_NEEDS = seriesTheShimNeeds(SHIM_VERSION);
 
