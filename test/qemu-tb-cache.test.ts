@@ -13,7 +13,8 @@ import { promisify } from 'node:util';
 import { copyFile, mkdir, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { TB_CACHE_DIR } from '../src/contract/in-image.ts';
-import { removeTree } from './helpers/arm-root.ts';
+import { isXbuildOwned } from '../src/contract/owned.ts';
+import { REPO_ROOT, removeTree } from './helpers/arm-root.ts';
 import { assertNoArmBinfmt } from './helpers/binfmt.ts';
 import { findEmulator } from './helpers/emulators.ts';
 import { prepareGuest, runGuest, runHost, type Guest, type RunResult } from './helpers/guest.ts';
@@ -128,6 +129,16 @@ test.serial('another program, a replaced program file and another CPU model each
   t.is(e.log[0]!.loaded, 0);
 });
 
+test.serial('another guest_base reached the same way (the GS segment) shares the store: every loaded block equals its translation there', async (t) => {
+  const dir = await fresh('tbc-base');
+  const a = await cached(dir, ['/opt/tbc/main'], { qemuArgs: ['-B', '0x200000000'] });
+  const b = await cached(dir, ['/opt/tbc/main'], { qemuArgs: ['-B', '0x300000000'] });
+  t.is(a.r.stdout, 'val=1\n', a.r.stderr);
+  t.is(b.r.stdout, 'val=1\n', b.r.stderr);
+  t.is(a.log[0]!.store, b.log[0]!.store);
+  t.true(b.log[0]!.loaded > 500 && b.log[0]!.verified === b.log[0]!.loaded, JSON.stringify(b.log));
+});
+
 test.serial('children of an intercepted exec inherit the cache; a forked shell stores into its program\'s store', async (t) => {
   const dir = await fresh('tbc-exec');
   const script = 'x=$(/bin/echo sub); /bin/true; echo "$x"';
@@ -223,4 +234,10 @@ test.serial('-tb-cache on keeps the blocks in xbuild\'s directory of the image (
   } finally {
     await rm(join(g.root, TB_CACHE_DIR), { recursive: true, force: true });
   }
+});
+
+test('the emulator\'s default cache directory is the contract\'s TB_CACHE_DIR, an xbuild-owned path', async (t) => {
+  const patch = await readFile(join(REPO_ROOT, 'patches/0030-tcg-persistent-translation-cache.patch'), 'utf8');
+  t.true(patch.includes(`+#define TB_CACHE_DEFAULT_DIR "/${TB_CACHE_DIR}"`), 'patches/0030 TB_CACHE_DEFAULT_DIR must be /TB_CACHE_DIR');
+  t.true(isXbuildOwned(`${TB_CACHE_DIR}/0123.tbc`), 'unwrap must drop the cache and verify --final must forbid it');
 });

@@ -110,22 +110,30 @@ export async function runHost(cmd: string[], o: { env?: Record<string, string>; 
 
 /**
  * XBUILD_TEST_LEVERS=on runs every emulator these helpers start with all of the
- * emulator's start-up levers on (their QEMU_* twins in the environment, unless
- * the caller set one): how the behaviour suite is run with the levers on.
+ * emulator's levers on (their QEMU_* twins in the environment, unless the
+ * caller set one): how the behaviour suite is run with the levers on.
+ * XBUILD_TEST_LEVERS=verify does the same and adds QEMU_TB_CACHE_VERIFY=1:
+ * every block the translation cache loads is translated anyway and the
+ * emulator aborts if the two differ (patches/0030).
  */
+function testLeverEnv(): Record<string, string> {
+  const mode = process.env.XBUILD_TEST_LEVERS;
+  if (mode !== 'on' && mode !== 'verify') return {};
+  return { ...Object.fromEntries(EMULATOR_LEVERS.map((l) => [l.env, 'on'])), ...(mode === 'verify' ? { QEMU_TB_CACHE_VERIFY: '1' } : {}) };
+}
+
 function withTestLevers(env: Record<string, string>): Record<string, string> {
-  if (process.env.XBUILD_TEST_LEVERS !== 'on') return env;
-  return { ...Object.fromEntries(EMULATOR_LEVERS.map((l) => [l.env, 'on'])), ...env };
+  return { ...testLeverEnv(), ...env };
 }
 
-/** The QEMU_* variables XBUILD_TEST_LEVERS=on itself puts into every environment ("NAME=on"). */
+/** The QEMU_* variables XBUILD_TEST_LEVERS itself puts into every environment ("NAME=value"). */
 export function testLeverVariables(): string[] {
-  return process.env.XBUILD_TEST_LEVERS === 'on' ? EMULATOR_LEVERS.map((l) => `${l.env}=on`) : [];
+  return Object.entries(testLeverEnv()).map(([k, v]) => `${k}=${v}`);
 }
 
-/** The options XBUILD_TEST_LEVERS=on makes every emulator record for its children (what they add to an exec's arguments). */
+/** The options XBUILD_TEST_LEVERS makes every emulator record for its children (what they add to an exec's arguments). */
 export function testLeverOptions(): string[] {
-  return process.env.XBUILD_TEST_LEVERS === 'on' ? EMULATOR_LEVERS.flatMap((l) => [l.flag, 'on']) : [];
+  return Object.keys(testLeverEnv()).length ? EMULATOR_LEVERS.flatMap((l) => [l.flag, 'on']) : [];
 }
 
 /** Absolute path of a host tool (the guest's PATH must not decide which host binary runs). */
