@@ -9,12 +9,14 @@
 //   xbuild shim      the real path: cross-build-start in the tree, then the host
 //                    kernel runs /bin/sh = the shim, which starts the emulator with
 //                    -execve on the original shell (no binfmt_misc at all), with the
-//                    emulator's start-up levers on (as cross-build-start runs them)
+//                    emulator's levers on (as cross-build-start runs them), the
+//                    translation cache emptied first (cold: what one RUN meets)
+//   shim, warm       the same right after it, the cache as that run left it
 //   shim, levers off the same with every lever's QEMU_* twin set to off
 // and the ratios against stock + binfmt. The host's binfmt_misc is asserted to have
 // no ARM handler before and after.
 //   XBUILD_BENCH_REPS=3 XBUILD_CONFIGURE_ARCH=armhf npx tsx bench/configure/run.ts
-//   XBUILD_BENCH_MODES=stock,shim: only these (keys native, stock, binfmt, shim, shim-off)
+//   XBUILD_BENCH_MODES=stock,shim: only these (keys native, stock, binfmt, shim, shim-warm, shim-off)
 //   XBUILD_BENCH_STOCK_VERSION=10.0.13: Debian's stock build of another upstream
 //   version (printed as such) when the archive has none of xbuild's version
 //   --profile: instead, one run through the shim under host `perf`, samples by
@@ -38,7 +40,7 @@ import { BINFMT, CHROOT_WRAPPER, GUEST_ENV, stockQemuPath, type WorkloadArch } f
 import { installXbuildLayer } from '../../test/helpers/install-layer.ts';
 import { ensureShim } from '../../src/shims/build.ts';
 import { cacheRoot } from '../../src/cache-root.ts';
-import { EMULATOR_LEVERS } from '../../src/contract/in-image.ts';
+import { EMULATOR_LEVERS, TB_CACHE_DIR } from '../../src/contract/in-image.ts';
 import { printCategories, recordCategories } from '../exec/categories.ts';
 import { buildCensusEmulator } from '../tb-census/build.ts';
 import { runCensus } from '../tb-census/run.ts';
@@ -51,6 +53,7 @@ const USERNS_ROOT = join(REPO_ROOT, 'bench', 'workloads', 'userns-root.sh');
 const SCRIPT = 'rm -rf /tmp/h && cp -a /root/hello /tmp/h && cd /tmp/h && { ./configure >/tmp/h.log 2>&1 || { tail -n 20 /tmp/h.log; exit 1; }; } && echo configured';
 const STOCK = 'stock QEMU + binfmt_misc (userns)';
 const SHIM_ON = 'xbuild through the shim (levers on)';
+const SHIM_WARM = 'xbuild shim, translation cache warm';
 const SHIM_OFF = 'xbuild shim, levers off (QEMU_*=off)';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
@@ -128,10 +131,11 @@ async function compare(root: string, q: ReturnType<typeof qemuArchOf>, xbuildEmu
       ['native', 'native (host ./configure)', () => runHost(['/bin/sh', '-c', `rm -rf ${hostSrc}/h && cp -a ${hostSrc}/hello ${hostSrc}/h && cd ${hostSrc}/h && ./configure >/dev/null && echo configured`], { env: GUEST_ENV, timeoutMs: 600_000 })],
       ['stock', STOCK, () => binfmtRun(root, stockEmu, SCRIPT)],
       ['binfmt', 'xbuild emulator + binfmt_misc (userns)', () => binfmtRun(root, join(root, emuInGuest), SCRIPT)],
-      ['shim', SHIM_ON, () => shimScript(root, {})],
+      ['shim', SHIM_ON, async () => { await rm(join(root, TB_CACHE_DIR), { recursive: true, force: true }); return shimScript(root, {}); }],
+      ['shim-warm', SHIM_WARM, () => shimScript(root, {})],
       ['shim-off', SHIM_OFF, () => shimScript(root, Object.fromEntries(EMULATOR_LEVERS.map((l) => [l.env, 'off'])))],
     ];
-    const keys = (process.env.XBUILD_BENCH_MODES ?? 'native,stock,binfmt,shim,shim-off').split(',');
+    const keys = (process.env.XBUILD_BENCH_MODES ?? 'native,stock,binfmt,shim,shim-warm,shim-off').split(',');
     const modes = all.filter(([k]) => keys.includes(k)).map(([, name, fn]): [string, () => Promise<RunResult>] => [name, fn]);
     const times = new Map<string, number[]>(modes.map(([m]) => [m, []]));
     const load0 = load();
