@@ -31,8 +31,9 @@ function touchedPaths(texts: string[]): string[] {
   return [...paths].sort();
 }
 
-async function applySeries(orig: string, t: { log: (s: string) => void }): Promise<string> {
+async function applySeries(orig: string, t: { log: (s: string) => void }, only: (name: string) => boolean = () => true): Promise<string> {
   const series = await readSeries();
+  series.patches = series.patches.filter((p) => only(p.name));
   const dir = await mkdtemp(join(tmpdir(), 'xbuild-series-apply-'));
   try {
     const wanted = touchedPaths(series.patches.map((p) => p.text));
@@ -54,11 +55,17 @@ async function applySeries(orig: string, t: { log: (s: string) => void }): Promi
   }
 }
 
-test("the series applies with fuzz 0 to Debian trixie's QEMU 10.0.x (Debian stable)", async (t) => {
+// 0030 (the persistent translation cache, series 7) is written for 10.2's
+// tb_gen_code(); it is not ported to 10.0 (patches/README.md): the rest of the
+// series still applies there, and 0030 is seen not to.
+const FOR_10_2_ONLY = '0030-tcg-persistent-translation-cache.patch';
+
+test("the series but 0030 applies with fuzz 0 to Debian trixie's QEMU 10.0.x (Debian stable); 0030 is 10.2-only", async (t) => {
   const orig = await fetchSource('trixie', '10.0');
   t.regex(orig, /qemu_10\.0\.\d+\+ds\.orig\.tar\.xz$/);
-  const out = await applySeries(orig, t);
+  const out = await applySeries(orig, t, (name) => name !== FOR_10_2_ONLY);
   t.notRegex(out, /fuzz|Hunk.*FAILED/i); // offsets are fine (0006 was written against 10.2)
+  await t.throwsAsync(applySeries(orig, t), undefined, `${FOR_10_2_ONLY} unexpectedly applies to 10.0: port it and drop this exception`);
 });
 
 test(`the series applies with fuzz 0 to Debian sid's QEMU ${PINNED_QEMU.version} (the pin, CI's source)`, async (t) => {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Readable } from 'node:stream';
 import { ensureShim, shimCompileFlags } from '../src/shims/build.ts';
-import { EMULATOR_LEVERS, SERIES_THE_SHIM_NEEDS, SHIM_VERSION } from '../src/contract/in-image.ts';
+import { EMULATOR_LEVERS, SERIES_THE_SHIM_NEEDS, SHIM_VERSION, leversTheEmulatorLacks } from '../src/contract/in-image.ts';
 import { checkShimBinary, shimNoteVersion } from '../src/shims/elf-check.ts';
 import { xbuildLayerEntries } from '../src/shims/layer.ts';
 import { installLayerEntries } from './helpers/install-layer.ts';
@@ -289,7 +289,7 @@ test('the xbuild layer refuses an emulator of a series older than the options th
   const old = await standInQemuDir(join(d, 'old'), `execve-intercept series=${SERIES_THE_SHIM_NEEDS - 1} qemu=10.2.2`);
   const err = await t.throwsAsync(xbuildLayerEntries({ arch: 'arm', emulatorPath: join(old, 'qemu-arm-static'), shimPath: await sharedShim() }));
   t.true(err instanceof XbuildError && err.code === 'NO_EMULATOR');
-  t.regex(err!.message, new RegExp(`built from patch series ${SERIES_THE_SHIM_NEEDS - 1}; cross-build-start passes ${EMULATOR_LEVERS[0]!.flag}`));
+  t.regex(err!.message, new RegExp(`built from patch series ${SERIES_THE_SHIM_NEEDS - 1}; cross-build-start passes ${leversTheEmulatorLacks(SHIM_VERSION, SERIES_THE_SHIM_NEEDS - 1)[0]}`));
   t.notRegex(err!.message, /\n/);
   const ok = await standInQemuDir(join(d, 'ok'), `execve-intercept series=${SERIES_THE_SHIM_NEEDS} qemu=10.2.2`);
   const entries = await xbuildLayerEntries({ arch: 'arm', emulatorPath: join(ok, 'qemu-arm-static'), shimPath: await sharedShim() });

@@ -140,7 +140,7 @@ test('an emulator of an older patch series beside a shim that passes newer optio
   const { image } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: old, mode: 0o755 }]]);
   const r = await verifyImage(image);
   t.deepEqual(ids(r, 'error'), ['emulator-older-than-shim']);
-  t.regex(r.findings.find((f) => f.id === 'emulator-older-than-shim')!.message, new RegExp(`shim version ${SHIM_VERSION}\\) starts the emulator with -lean-htable, which /usr/bin/qemu-arm-static \\(patch series ${SERIES_THE_SHIM_NEEDS - 1}\\) rejects`));
+  t.regex(r.findings.find((f) => f.id === 'emulator-older-than-shim')!.message, new RegExp(`shim version ${SHIM_VERSION}\\) starts the emulator with ${leversTheEmulatorLacks(SHIM_VERSION, SERIES_THE_SHIM_NEEDS - 1)[0]}, which /usr/bin/qemu-arm-static \\(patch series ${SERIES_THE_SHIM_NEEDS - 1}\\) rejects`));
   const same = await readFile(join(await standInQemuDir(join(d, 'same'), emulatorNoteText({ series: SERIES_THE_SHIM_NEEDS, qemu: '10.2.2' })), 'qemu-arm-static'));
   const { image: ok } = await wrappedArmhf([[{ name: 'usr/bin/qemu-arm-static', content: same, mode: 0o755 }]]);
   t.deepEqual(ids(await verifyImage(ok), 'error'), []);

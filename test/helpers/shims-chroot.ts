@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { TB_CACHE_DIR } from '../../src/contract/in-image.ts';
 
 export interface RunResult {
   code: number | null;
@@ -90,6 +91,15 @@ export async function snapshotTree(root: string, opts: { skip?: string[]; strict
 }
 
 /** Human-readable differences between two snapshots (empty when equal). */
+/**
+ * A snapshot diff without the files added to the translation cache: cross-build-start
+ * turns the emulator's -tb-cache on, and its stores stay in TB_CACHE_DIR after
+ * cross-build-end by design (xbuild's directory: unwrap drops it).
+ */
+export function outsideTbCache(lines: string[]): string[] {
+  return lines.filter((l) => !(l === `+ ${TB_CACHE_DIR}` || l.startsWith(`+ ${TB_CACHE_DIR}/`)));
+}
+
 export function diffSnapshots(a: Map<string, NodeFacts>, b: Map<string, NodeFacts>): string[] {
   const diffs: string[] = [];
   for (const [k, v] of a) {
