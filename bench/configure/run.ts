@@ -28,7 +28,7 @@
 //   XBUILD_CENSUS_KEEP=file keeps the census log
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
@@ -44,6 +44,7 @@ import { EMULATOR_LEVERS, TB_CACHE_DIR } from '../../src/contract/in-image.ts';
 import { printCategories, recordCategories } from '../exec/categories.ts';
 import { buildCensusEmulator } from '../tb-census/build.ts';
 import { runCensus } from '../tb-census/run.ts';
+import { loadAverages } from '../load-average.ts';
 
 const run = promisify(execFile);
 const ARCH = (process.env.XBUILD_CONFIGURE_ARCH ?? 'armhf') as WorkloadArch;
@@ -56,7 +57,6 @@ const SHIM_ON = 'xbuild through the shim (levers on)';
 const SHIM_WARM = 'xbuild shim, translation cache warm';
 const SHIM_OFF = 'xbuild shim, levers off (QEMU_*=off)';
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 function binfmtRun(root: string, emulator: string, script: string): Promise<RunResult> {
   const [magic, mask] = BINFMT[ARCH];
@@ -78,12 +78,12 @@ async function shimScript(root: string, env: Record<string, string>, prefix: str
 
 /** --profile: one configure through the shim under perf, with symbols from XBUILD_PROFILE_EMULATOR. */
 async function profile(root: string, emulator: string): Promise<void> {
-  const load0 = load();
+  const load0 = loadAverages();
   const t0 = performance.now();
   const shares = await recordCategories((prefix) => shimScript(root, {}, prefix), { root, hz: 999 });
   const s = (performance.now() - t0) / 1000;
   if (typeof shares === 'string') throw new Error(shares);
-  console.log(`./configure of Debian's hello (bookworm ${ARCH} tree) through the shim under perf (999 Hz): ${s.toFixed(1)} s, load ${load0} at start, ${load()} at end`);
+  console.log(`./configure of Debian's hello (bookworm ${ARCH} tree) through the shim under perf (999 Hz): ${s.toFixed(1)} s, load ${load0} at start, ${loadAverages()} at end`);
   console.log(`emulator: ${emulator}${process.env.XBUILD_PROFILE_EMULATOR ? '' : ' (stripped: emulator-internal categories need XBUILD_PROFILE_EMULATOR)'}\n`);
   printCategories(shares);
 }
@@ -138,7 +138,7 @@ async function compare(root: string, q: ReturnType<typeof qemuArchOf>, xbuildEmu
     const keys = (process.env.XBUILD_BENCH_MODES ?? 'native,stock,binfmt,shim,shim-warm,shim-off').split(',');
     const modes = all.filter(([k]) => keys.includes(k)).map(([, name, fn]): [string, () => Promise<RunResult>] => [name, fn]);
     const times = new Map<string, number[]>(modes.map(([m]) => [m, []]));
-    const load0 = load();
+    const load0 = loadAverages();
     for (let r = 0; r < REPS; r++) {
       for (const [name, fn] of modes) {
         const t0 = performance.now();
@@ -146,13 +146,13 @@ async function compare(root: string, q: ReturnType<typeof qemuArchOf>, xbuildEmu
         const s = (performance.now() - t0) / 1000;
         if (res.code !== 0 || !res.stdout.includes('configured')) throw new Error(`${name}: exit ${res.code ?? res.signal}: ${`${res.stdout}\n${res.stderr}`.trim().slice(-1500)}`);
         times.get(name)!.push(s);
-        console.error(`[${r + 1}/${REPS}] ${name}: ${s.toFixed(1)} s (load ${load()})`);
+        console.error(`[${r + 1}/${REPS}] ${name}: ${s.toFixed(1)} s (load ${loadAverages()})`);
       }
     }
     await assertNoArmBinfmt();
     const stock = times.has(STOCK) ? median(times.get(STOCK)!) : NaN;
     console.log(`./configure of Debian's hello (bookworm ${ARCH} tree), median of ${REPS} interleaved runs; QEMU ${version}`);
-    console.log(`stock: ${stockEmu} (QEMU ${stockVersion}${stockVersion === version ? '' : `, NOT xbuild's ${version}: XBUILD_BENCH_STOCK_VERSION`})\nxbuild: ${xbuildEmu}\nload average ${load0} at start, ${load()} at end; host binfmt_misc: no ARM handler (before and after)\n`);
+    console.log(`stock: ${stockEmu} (QEMU ${stockVersion}${stockVersion === version ? '' : `, NOT xbuild's ${version}: XBUILD_BENCH_STOCK_VERSION`})\nxbuild: ${xbuildEmu}\nload average ${load0} at start, ${loadAverages()} at end; host binfmt_misc: no ARM handler (before and after)\n`);
     console.log(`${'mode'.padEnd(42)}${'median s'.padStart(10)}${'x stock'.padStart(10)}   runs`);
     for (const [name] of modes) {
       const m = median(times.get(name)!);

@@ -13,6 +13,7 @@ export const CATEGORIES = [
   { id: 'kernel', label: 'kernel (exec, mmap/munmap, page faults, fork, syscalls)' },
   { id: 'jit', label: 'translated guest code ([JIT] maps: guest execution)' },
   { id: 'translate', label: 'translation (ARM front end, TCG optimiser, liveness, x86 back end)' },
+  { id: 'cache', label: 'translation cache (store lookup, checks, copy, relocation, writes)' },
   { id: 'lookup', label: 'TB lookup + execution loop + helpers' },
   { id: 'tables', label: 'TB hash table set-up and inserts (qht)' },
   { id: 'mmap', label: 'guest memory map tracking (interval tree, page flags)' },
@@ -22,6 +23,7 @@ export const CATEGORIES = [
 ] as const;
 
 const RULES: Array<[string, RegExp]> = [
+  ['cache', /^(tb_cache_|tbc_)/],
   ['tables', /^qht_(map_create|insert|grow|do_resize|init)|^qht_map_/],
   ['lookup', /^(cpu_exec|cpu_loop|helper_|qht_lookup|tb_lookup|tb_htable|tb_tc_cmp|tb_cmp|cpu_get_tb|cpu_tb_exec|page_get_flags|tcg_qemu_tb_exec|cpu_handle_)/],
   ['translate', /^(tcg_|liveness_|la_|tb_gen_code|translator_|gen_|disas_|arm_tr_|thumb_tr_|aarch64_tr_|init_ts_info|reset_ts|opcode_args_ct|reachable_code_pass|temp_|fold_|finish_folding|finish_bb|finish_ebb|copy_propagate|do_constant_folding|init_call_layout|tb_target_|setup_jmp|encode_search|arm_gen_|vfp_|neon_|trans_|op_|store_reg|load_reg|arm_test_cc|disas|decode_|tgen_)/],

@@ -27,7 +27,7 @@ import { EMULATOR_LEVERS } from '../../src/contract/in-image.ts';
 import { ALL_LEVERS, BINFMT_WRAPPER, ENV, EXECVE_OFF, leverMode, modes, SHIM_OFF, SHIM_ON, STOCK_BINFMT, XBUILD_BINFMT, type Mode } from './modes.ts';
 import { removeTree } from '../../test/helpers/arm-root.ts';
 import { censusExec, profileExec } from './profile.ts';
-import { loadavg } from 'node:os';
+import { loadAverages } from '../load-average.ts';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { stockQemuPath } from '../../test/helpers/workload.ts';
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
     const stock = await stockEmulatorFor(hostEmulator);
     if (!stock.path) console.log(`NOTE: ${stock.note}`);
     const ms = modes({ g, shimRoot: s.root, hostEmulator, binfmtOk: !binfmtProblem, stockEmulator: stock.path, proot: process.env.XBUILD_BENCH_PROOT === '1' });
-    console.log(`emulator: ${hostEmulator} (${execFileSync(hostEmulator, ['-version'], { encoding: 'utf8' }).split('\n')[0]})${stock.path ? `\nstock:    ${stock.path} (${stock.note})` : ''}\nload average at start: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(`emulator: ${hostEmulator} (${execFileSync(hostEmulator, ['-version'], { encoding: 'utf8' }).split('\n')[0]})${stock.path ? `\nstock:    ${stock.path} (${stock.note})` : ''}\nload average at start: ${loadAverages()}`);
     console.log(`workload: guest dash loop of N=${N} iterations, ${REPS} repetitions, modes interleaved, median; per iteration = (T(N) - T(0)) / N\n`);
     const results: Record<string, Record<string, number>> = {};
     for (const [label, prog] of Object.entries(PROGRAMS)) {
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     }
     const names = ms.map((m) => m.name);
     const ref = names.includes(STOCK_BINFMT) ? STOCK_BINFMT : names.includes(XBUILD_BINFMT) ? XBUILD_BINFMT : EXECVE_OFF;
-    console.log(`load average at end: ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(`load average at end: ${loadAverages()}`);
     console.log([`mode (ms per iteration; x vs ${ref})`.padEnd(44), ...Object.keys(PROGRAMS).map((p) => p.padEnd(32))].join(''));
     for (const m of names) {
       const cells = Object.keys(PROGRAMS).map((p) => `${results[p]![m]!.toFixed(2)}  (${ratio(results[p]![m]!, results[p]![ref]!)})`.padEnd(32));

@@ -3,15 +3,15 @@
 // processes) with the census emulator logging inside the guest tree, then the
 // replay (analyze.ts) and translation's share of that CPU time.
 import { copyFile, readFile, rm } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RunResult } from '../../test/helpers/guest.ts';
 import { replayCensusFile, report } from './analyze.ts';
+import { loadAverages } from '../load-average.ts';
 
 /** Where census emulators log, inside the guest tree. */
 const LOG_IN_ROOT = '/var/tmp/xb-census.log';
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 
 /**
  * Runs the workload once: `go(prefix, env)` must run it with `prefix` (perf stat)
@@ -23,13 +23,13 @@ const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 export async function runCensus(label: string, root: string, go: (prefix: string[], env: Record<string, string>) => Promise<RunResult>): Promise<void> {
   const timed = async (env: Record<string, string>, what: string): Promise<number> => {
     const stat = join(tmpdir(), `xb-census-stat-${process.pid}.csv`);
-    const load0 = load();
+    const load0 = loadAverages();
     const t0 = performance.now();
     const res = await go(['perf', 'stat', '-x', ',', '-o', stat, '-e', 'task-clock', '--'], env);
     const s = (performance.now() - t0) / 1000;
     if (res.code !== 0) throw new Error(`${what}: exit ${res.code ?? res.signal}: ${`${res.stdout}\n${res.stderr}`.trim().slice(-1500)}`);
     const cpuMs = Number(/^([\d.]+),msec,task-clock/m.exec(await readFile(stat, 'utf8').finally(() => rm(stat, { force: true })))?.[1]);
-    console.log(`${what}: ${s.toFixed(1)} s, CPU time of all its processes (perf stat task-clock) ${(cpuMs / 1000).toFixed(1)} s, load ${load0} at start, ${load()} at end`);
+    console.log(`${what}: ${s.toFixed(1)} s, CPU time of all its processes (perf stat task-clock) ${(cpuMs / 1000).toFixed(1)} s, load ${load0} at start, ${loadAverages()} at end`);
     return cpuMs;
   };
   console.log(`${label}\n`);

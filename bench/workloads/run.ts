@@ -4,8 +4,11 @@
 //            the host's binfmt_misc is asserted to have no ARM handler, before and after)
 //   stock    Debian's STOCK static qemu-user of the same upstream version, registered
 //            under binfmt_misc ONLY inside a new user namespace (bench/workloads/userns-root.sh)
+//   levers   the same emulator with every lever cross-build-start turns on (the contract's
+//            EMULATOR_LEVERS, each 'on': the translation cache in the tree's TB_CACHE_DIR,
+//            kept across the arch's workloads as across a build's RUN steps)
 // in the same run, interleaved per workload, and prints the matrix workload x arch:
-// pass/time for both and the time ratio xbuild/stock.
+// pass/time for each and the time ratios xbuild/stock and levers/stock.
 //
 //   npm run bench:workloads
 //   XBUILD_WORKLOADS_ARCHS=armhf XBUILD_WORKLOADS_ONLY='ldconfig|Perl' npm run bench:workloads
@@ -14,7 +17,6 @@
 //   XBUILD_WORKLOADS_STOCK_VERSION=any: accept a stock emulator of ANOTHER upstream version
 //   (printed in the header and the matrix as a version mismatch); without it that is an error
 import { execFileSync } from 'node:child_process';
-import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { copyTree, qemuArchOf, REPO_ROOT, removeTree } from '../../test/helpers/arm-root.ts';
@@ -24,7 +26,9 @@ import { runHost, type RunResult } from '../../test/helpers/guest.ts';
 import {
   BINFMT, CHROOT_WRAPPER, crashLines, GUEST_ENV, installEmulator, installPrograms, runXbuild, stockQemuPath, workloadTreePath, type WorkloadArch,
 } from '../../test/helpers/workload.ts';
+import { EMULATOR_LEVERS } from '../../src/contract/in-image.ts';
 import { WORKLOADS, type Workload } from './workloads.ts';
+import { loadAverages } from '../load-average.ts';
 
 const ARCHS = (process.env.XBUILD_WORKLOADS_ARCHS ?? 'armhf,arm64').split(',').filter(Boolean) as WorkloadArch[];
 const ONLY = process.env.XBUILD_WORKLOADS_ONLY ? new RegExp(process.env.XBUILD_WORKLOADS_ONLY, 'i') : undefined;
@@ -36,7 +40,9 @@ const USERNS_ROOT = join(REPO_ROOT, 'bench', 'workloads', 'userns-root.sh');
 const BINFMT_FLAGS = 'OPF';
 
 interface Cell { pass: boolean; seconds: number; note: string }
-type Mode = 'xbuild' | 'stock';
+type Mode = 'xbuild' | 'levers' | 'stock';
+const MODES: readonly Mode[] = ['xbuild', 'levers', 'stock'];
+const LEVER_ARGS = EMULATOR_LEVERS.flatMap((l) => [l.flag, 'on']);
 
 /** Stock run: in a new user namespace, register STOCK under binfmt_misc, mount, chroot, run SCRIPT. */
 function runStock(root: string, arch: WorkloadArch, stockEmulator: string, script: string, timeoutMs: number): Promise<RunResult> {
@@ -63,13 +69,12 @@ function versionOf(emulator: string): string {
   return m[1]!;
 }
 
-const load = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const fmt = (c: Cell | undefined) => (c ? `${c.pass ? 'pass' : 'FAIL'} ${c.seconds.toFixed(1)} s` : 'not run');
 
 async function main(): Promise<void> {
   await assertNoArmBinfmt();
   const results = new Map<string, Record<Mode, Cell>>();
-  const header: string[] = [`kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, ${ARCHS.join(' + ')}, load average at start ${load()}`];
+  const header: string[] = [`kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, ${ARCHS.join(' + ')}, load average at start ${loadAverages()}`];
   for (const arch of ARCHS) {
     const q = qemuArchOf(arch);
     const xbuildEmu = await findEmulator(q);
@@ -87,20 +92,23 @@ async function main(): Promise<void> {
       `${arch}: stock  ${stockEmu} (${execFileSync(stockEmu, ['-version'], { encoding: 'utf8' }).split('\n')[0]})`);
     console.error(`[${arch}] preparing trees (fixture: debootstrapped, packages downloaded)...`);
     const base = await workloadTreePath(arch, 'base');
-    const trees: Record<Mode, string> = { xbuild: await copyTree(base, `xbuild-wl-${arch}-x-`), stock: await copyTree(base, `xbuild-wl-${arch}-s-`) };
+    const trees: Record<Mode, string> = {
+      xbuild: await copyTree(base, `xbuild-wl-${arch}-x-`), levers: await copyTree(base, `xbuild-wl-${arch}-l-`), stock: await copyTree(base, `xbuild-wl-${arch}-s-`),
+    };
     try {
       const inGuest = await installEmulator(trees.xbuild, arch, xbuildEmu);
+      if (await installEmulator(trees.levers, arch, xbuildEmu) !== inGuest) throw new Error('the emulator landed at two paths');
       for (const t of Object.values(trees)) await installPrograms(t);
       for (const w of WORKLOADS) {
         if (ONLY && !ONLY.test(w.name) && !/^apt-get install/.test(w.name)) continue;
         const row = {} as Record<Mode, Cell>;
-        for (const mode of ['xbuild', 'stock'] as Mode[]) {
+        for (const mode of MODES) {
           const t0 = performance.now();
-          const r = mode === 'xbuild'
-            ? await runXbuild(trees.xbuild, inGuest, w.script, w.timeoutMs)
-            : await runStock(trees.stock, arch, stockEmu, w.script, w.timeoutMs);
+          const r = mode === 'stock'
+            ? await runStock(trees.stock, arch, stockEmu, w.script, w.timeoutMs)
+            : await runXbuild(trees[mode], inGuest, w.script, w.timeoutMs, mode === 'levers' ? LEVER_ARGS : []);
           row[mode] = judge(w, r, (performance.now() - t0) / 1000);
-          console.error(`[${arch}] ${w.name} / ${mode}: ${fmt(row[mode])} (load ${load()})${row[mode].note ? `\n    ${row[mode].note}` : ''}`);
+          console.error(`[${arch}] ${w.name} / ${mode}: ${fmt(row[mode])} (load ${loadAverages()})${row[mode].note ? `\n    ${row[mode].note}` : ''}`);
         }
         results.set(`${w.name}\t${arch}`, row);
       }
@@ -110,23 +118,23 @@ async function main(): Promise<void> {
   }
   await assertNoArmBinfmt(); // nothing registered a handler on the host meanwhile
   printMatrix(header, results);
-  const cells = [...results.values()].flatMap((r) => [r.xbuild, r.stock]);
+  const cells = [...results.values()].flatMap((r) => MODES.map((m) => r[m]));
   if (cells.some((c) => !c.pass)) process.exitCode = 1;
 }
 
 function printMatrix(header: string[], results: Map<string, Record<Mode, Cell>>): void {
   const w0 = Math.max(8, ...[...results.keys()].map((k) => k.split('\t')[0]!.length));
   console.log(header.join('\n'));
-  console.log(`load average at end ${load()}; host binfmt_misc: no ARM handler (checked before and after)\n`);
-  console.log(`${'workload'.padEnd(w0)}  arch   ${'xbuild -execve'.padEnd(16)}${'stock binfmt'.padEnd(16)}ratio`);
+  console.log(`load average at end ${loadAverages()}; host binfmt_misc: no ARM handler (checked before and after)\n`);
+  console.log(`${'workload'.padEnd(w0)}  arch   ${'xbuild -execve'.padEnd(16)}${'+ levers'.padEnd(16)}${'stock binfmt'.padEnd(16)}ratio  levers ratio`);
+  const ratio = (a: Cell, b: Cell) => (a.pass && b.pass ? `${(a.seconds / b.seconds).toFixed(2)}x` : '-');
   for (const [key, r] of results) {
     const [name, arch] = key.split('\t');
-    const ratio = r.xbuild.pass && r.stock.pass ? `${(r.xbuild.seconds / r.stock.seconds).toFixed(2)}x` : '-';
-    console.log(`${name!.padEnd(w0)}  ${arch!.padEnd(6)} ${fmt(r.xbuild).padEnd(16)}${fmt(r.stock).padEnd(16)}${ratio}`);
+    console.log(`${name!.padEnd(w0)}  ${arch!.padEnd(6)} ${MODES.map((m) => fmt(r[m]).padEnd(16)).join('')}${ratio(r.xbuild, r.stock).padEnd(7)}${ratio(r.levers, r.stock)}`);
   }
-  const failures = [...results].flatMap(([k, r]) => (['xbuild', 'stock'] as Mode[]).filter((m) => !r[m].pass).map((m) => `${k.replace('\t', ' / ')} / ${m}: ${r[m].note}`));
+  const failures = [...results].flatMap(([k, r]) => MODES.filter((m) => !r[m].pass).map((m) => `${k.replace('\t', ' / ')} / ${m}: ${r[m].note}`));
   const crashes = failures.filter((f) => f.includes('CRASH'));
-  console.log(`\n${results.size * 2 - failures.length} of ${results.size * 2} cells pass; crashes: ${crashes.length}`);
+  console.log(`\n${results.size * MODES.length - failures.length} of ${results.size * MODES.length} cells pass; crashes: ${crashes.length}`);
   for (const f of failures) console.log(`  ${f}`);
 }
 

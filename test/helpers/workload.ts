@@ -55,9 +55,9 @@ export const BINFMT: Record<WorkloadArch, [string, string]> = {
 
 export const CHROOT_WRAPPER = 'set -e; r=$1; shift; mount -t proc proc "$r/proc"; mount --rbind /dev "$r/dev"; exec chroot "$r" "$@"';
 
-/** Runs guest shell SCRIPT in ROOT under xbuild's emulator (-execve), private mount + pid namespaces. */
-export function runXbuild(root: string, emulatorInGuest: string, script: string, timeoutMs: number): Promise<RunResult> {
-  return runHost(['unshare', '--mount', '--pid', '--fork', '--', '/bin/sh', '-c', CHROOT_WRAPPER, 'sh', root, emulatorInGuest, '-execve', '/bin/sh', '-c', script],
+/** Runs guest shell SCRIPT in ROOT under xbuild's emulator (-execve, then emulatorArgs), private mount + pid namespaces. */
+export function runXbuild(root: string, emulatorInGuest: string, script: string, timeoutMs: number, emulatorArgs: readonly string[] = []): Promise<RunResult> {
+  return runHost(['unshare', '--mount', '--pid', '--fork', '--', '/bin/sh', '-c', CHROOT_WRAPPER, 'sh', root, emulatorInGuest, '-execve', ...emulatorArgs, '/bin/sh', '-c', script],
     { env: GUEST_ENV, timeoutMs });
 }
 
