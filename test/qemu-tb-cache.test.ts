@@ -1,5 +1,6 @@
 // The persistent translation cache (patches/0030: -tb-cache DIR|on|off and
-// QEMU_TB_CACHE): hits across processes, misses when the program, a library's
+// QEMU_TB_CACHE): a program's first run leaving only an empty store, hits
+// across processes, misses when the program, a library's
 // bytes or the CPU model differ, damaged stores, concurrent writers, a
 // directory that cannot be written or is short of room, and off giving the
 // emulator without the cache. QEMU_TB_CACHE_LOG has every emulator process
@@ -67,35 +68,70 @@ async function cached(cache: string, argv: string[], o: { verify?: boolean; qemu
 }
 
 const sum = (log: LogLine[], k: 'loaded' | 'translated' | 'verified') => log.reduce((a, l) => a + l[k], 0);
+/** Runs argv twice: the first run leaves an empty store, the second keeps its blocks in it. */
+async function primed(cache: string, argv: string[], o: { qemuArgs?: string[] } = {}): Promise<void> {
+  for (const outcome of ['first-run', 'written']) {
+    const x = await cached(cache, argv, { ...o, verify: false });
+    if (x.r.code !== 0 || x.log.some((l) => l.outcome !== outcome && l.outcome !== 'first-run')) throw new Error(`priming ${argv.join(' ')}: ${x.r.stderr} ${JSON.stringify(x.log)}`);
+  }
+}
 const fresh = async (name: string) => { await rm(join(g.root, name), { recursive: true, force: true }); return `/${name}`; };
 
-test.serial('a second process of the same program loads every block the first one stored; each equals its translation', async (t) => {
+test.serial('a program\'s first run leaves an empty store, its second keeps its blocks, a third loads every one; each equals its translation', async (t) => {
   const dir = await fresh('tbc-hit');
   const first = await cached(dir, ['/opt/tbc/main']);
   t.is(first.r.stdout, 'val=1\n', first.r.stderr);
   t.is(first.log.length, 1);
   t.is(first.log[0]!.loaded, 0);
   t.true(first.log[0]!.translated > 500, `translated ${first.log[0]!.translated}`);
-  t.is(first.log[0]!.outcome, 'written');
-  const second = await cached(dir, ['/opt/tbc/main']);
+  t.is(first.log[0]!.outcome, 'first-run');
+  const [name] = (await readdir(join(g.root, dir))).filter((n) => n.endsWith('.tbc'));
+  t.true((await stat(join(g.root, dir, name!))).size < 4096, 'a run of a program never run before writes no blocks');
+  const second = await cached(dir, ['/opt/tbc/main'], { verify: false });
   t.is(second.r.stdout, 'val=1\n', second.r.stderr);
-  t.is(second.r.code, 0);
-  t.is(second.log[0]!.loaded, first.log[0]!.translated, 'every stored block is loaded');
-  t.is(second.log[0]!.verified, second.log[0]!.loaded, 'QEMU_TB_CACHE_VERIFY compared every loaded block');
-  t.is(second.log[0]!.outcome, 'written', 'verify mode keeps the re-translations too');
-  const third = await cached(dir, ['/opt/tbc/main'], { verify: false });
-  t.is(third.r.stdout, 'val=1\n');
+  t.is(second.log[0]!.loaded, 0);
+  t.is(second.log[0]!.outcome, 'written');
+  t.true(Math.abs(second.log[0]!.translated - first.log[0]!.translated) <= 2, JSON.stringify([first.log, second.log]));
+  const third = await cached(dir, ['/opt/tbc/main']);
+  t.is(third.r.stdout, 'val=1\n', third.r.stderr);
+  t.is(third.r.code, 0);
+  t.is(third.log[0]!.loaded, second.log[0]!.translated, 'every stored block is loaded');
+  t.is(third.log[0]!.verified, third.log[0]!.loaded, 'QEMU_TB_CACHE_VERIFY compared every loaded block');
+  t.is(third.log[0]!.outcome, 'written', 'verify mode keeps the re-translations too');
+  const fourth = await cached(dir, ['/opt/tbc/main'], { verify: false });
+  t.is(fourth.r.stdout, 'val=1\n');
   // a CI run once translated 1 block here (one split differently); more would mean the store missed
-  t.true(third.log[0]!.translated <= 2, `translated ${third.log[0]!.translated}`);
-  t.true(third.log[0]!.loaded >= first.log[0]!.translated - 2, `loaded ${third.log[0]!.loaded}`);
-  t.true(['unchanged', 'few-new'].includes(third.log[0]!.outcome), third.log[0]!.outcome);
+  t.true(fourth.log[0]!.translated <= 2, `translated ${fourth.log[0]!.translated}`);
+  t.true(fourth.log[0]!.loaded >= second.log[0]!.translated - 2, `loaded ${fourth.log[0]!.loaded}`);
+  t.true(['unchanged', 'few-new'].includes(fourth.log[0]!.outcome), fourth.log[0]!.outcome);
+});
+
+test.serial('a first run\'s empty store never replaces the blocks another run wrote meanwhile', async (t) => {
+  const dir = await fresh('tbc-first');
+  // the shell starts with no store; its child leaves the empty one before exec'ing sleep, and
+  // while it sleeps two other shells write their blocks into it and load them
+  const slow = cached(dir, ['/bin/sh', '-c', 'sleep 6; echo slow'], { verify: false });
+  for (let waited = 0; !(await readdir(join(g.root, dir)).catch(() => [])).some((n) => n.endsWith('.tbc')); waited += 100) {
+    if (waited > 20_000) throw new Error('the first run left no store');
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  for (const outcome of ['written', 'unchanged']) {
+    const x = await cached(dir, ['/bin/sh', '-c', 'echo quick'], { verify: false });
+    t.is(x.r.stdout, 'quick\n', x.r.stderr);
+    t.true(x.log.some((l) => l.outcome === outcome || (outcome === 'unchanged' && l.outcome === 'few-new')), JSON.stringify(x.log));
+  }
+  const s = await slow;
+  t.is(s.r.stdout, 'slow\n', s.r.stderr);
+  t.true(s.log.every((l) => l.outcome === 'first-run' && l.loaded === 0), JSON.stringify(s.log));
+  const after = await cached(dir, ['/bin/sh', '-c', 'echo quick'], { verify: false });
+  t.true(after.log[0]!.loaded > 200, `the shell's store still holds its blocks: ${JSON.stringify(after.log)}`);
 });
 
 test.serial('a library whose bytes changed under the same program: its stale blocks are not used (val=2), the rest still hits', async (t) => {
   const dir = await fresh('tbc-stale');
   const lib = join(g.root, 'opt/tbc/libval.so');
   try {
-    t.is((await cached(dir, ['/opt/tbc/main'])).r.stdout, 'val=1\n');
+    await primed(dir, ['/opt/tbc/main']);
     await copyFile(join(g.root, 'opt/tbc/libval.so.v2'), lib);
     const after = await cached(dir, ['/opt/tbc/main']);
     t.is(after.r.stdout, 'val=2\n', after.r.stderr);
@@ -133,6 +169,7 @@ test.serial('another program, a replaced program file and another CPU model each
 
 test.serial('another guest_base reached the same way (the GS segment) shares the store: every loaded block equals its translation there', async (t) => {
   const dir = await fresh('tbc-base');
+  await primed(dir, ['/opt/tbc/main'], { qemuArgs: ['-B', '0x200000000'] });
   const a = await cached(dir, ['/opt/tbc/main'], { qemuArgs: ['-B', '0x200000000'] });
   const b = await cached(dir, ['/opt/tbc/main'], { qemuArgs: ['-B', '0x300000000'] });
   t.is(a.r.stdout, 'val=1\n', a.r.stderr);
@@ -144,6 +181,7 @@ test.serial('another guest_base reached the same way (the GS segment) shares the
 test.serial('children of an intercepted exec inherit the cache; a forked shell stores into its program\'s store', async (t) => {
   const dir = await fresh('tbc-exec');
   const script = 'x=$(/bin/echo sub); /bin/true; echo "$x"';
+  t.true((await cached(dir, ['/bin/sh', '-c', script])).log.every((l) => l.outcome === 'first-run'));
   const first = await cached(dir, ['/bin/sh', '-c', script]);
   t.is(first.r.stdout, 'sub\n', first.r.stderr);
   t.true(first.log.length >= 3, JSON.stringify(first.log));
@@ -154,7 +192,7 @@ test.serial('children of an intercepted exec inherit the cache; a forked shell s
 
 test.serial('a damaged or truncated store is a miss, never a wrong block', async (t) => {
   const dir = await fresh('tbc-damaged');
-  await cached(dir, ['/opt/tbc/main']);
+  await primed(dir, ['/opt/tbc/main']);
   const [name] = (await readdir(join(g.root, dir))).filter((n) => n.endsWith('.tbc'));
   const path = join(g.root, dir, name!);
   const bytes = await readFile(path);
@@ -173,8 +211,11 @@ test.serial('a damaged or truncated store is a miss, never a wrong block', async
 
 test.serial('concurrent writers: eight processes at once leave one valid store and no temporary files', async (t) => {
   const dir = await fresh('tbc-concurrent');
-  const runs = await Promise.all(Array.from({ length: 8 }, () => cached(dir, ['/bin/sh', '-c', '/bin/true; echo ok'], { verify: false })));
-  for (const x of runs) t.is(x.r.stdout, 'ok\n', x.r.stderr);
+  // the first round leaves empty stores; in the second, eight writers merge their blocks at once
+  for (let round = 0; round < 2; round++) {
+    const runs = await Promise.all(Array.from({ length: 8 }, () => cached(dir, ['/bin/sh', '-c', '/bin/true; echo ok'], { verify: false })));
+    for (const x of runs) t.is(x.r.stdout, 'ok\n', x.r.stderr);
+  }
   const names = await readdir(join(g.root, dir));
   t.deepEqual(names.filter((n) => !n.endsWith('.tbc')), [], 'no temporary file is left');
   const after = await cached(dir, ['/bin/sh', '-c', '/bin/true; echo ok']);
@@ -233,8 +274,10 @@ test.serial('bad values of -tb-cache are one clear line and exit 1', async (t) =
 test.serial('-tb-cache on keeps the blocks in xbuild\'s directory of the image (what unwrap removes)', async (t) => {
   await rm(join(g.root, TB_CACHE_DIR), { recursive: true, force: true });
   try {
+    await primed('on', ['/opt/tbc/main']);
     const x = await cached('on', ['/opt/tbc/main']);
     t.is(x.r.stdout, 'val=1\n');
+    t.true(x.log[0]!.loaded > 500, JSON.stringify(x.log));
     t.true(x.log[0]!.store.startsWith(`/${TB_CACHE_DIR}/`), x.log[0]!.store);
     t.true((await readdir(join(g.root, TB_CACHE_DIR))).some((n) => n.endsWith('.tbc')));
   } finally {
