@@ -90,7 +90,6 @@ export async function snapshotTree(root: string, opts: { skip?: string[]; strict
   return out;
 }
 
-/** Human-readable differences between two snapshots (empty when equal). */
 /**
  * A snapshot diff without the files added to the translation cache: cross-build-start
  * turns the emulator's -tb-cache on, and its stores stay in TB_CACHE_DIR after
@@ -100,6 +99,7 @@ export function outsideTbCache(lines: string[]): string[] {
   return lines.filter((l) => !(l === `+ ${TB_CACHE_DIR}` || l.startsWith(`+ ${TB_CACHE_DIR}/`)));
 }
 
+/** Human-readable differences between two snapshots (empty when equal). */
 export function diffSnapshots(a: Map<string, NodeFacts>, b: Map<string, NodeFacts>): string[] {
   const diffs: string[] = [];
   for (const [k, v] of a) {
