@@ -1,4 +1,5 @@
-// The emulator's start-up levers (patches/0020: -lean-htable): the option and
+// The emulator's start-up levers (patches/0020: -lean-htable, 0040:
+// -huge-heap): the option and
 // its QEMU_* twin, what children started by an intercepted execve() inherit
 // (seen on the host: the child emulator's own command line), bad values, and
 // the same guest results with the lever on and off. The whole behaviour suite
@@ -14,6 +15,7 @@ import { GUEST_PATH, prepareGuest, runGuest, type Guest } from './helpers/guest.
 
 let g: Guest;
 const LEAN = EMULATOR_LEVERS.find((l) => l.flag === '-lean-htable')!;
+const HUGE = EMULATOR_LEVERS.find((l) => l.flag === '-huge-heap')!;
 
 test.before(async () => {
   await assertNoArmBinfmt();
@@ -21,14 +23,14 @@ test.before(async () => {
 });
 test.after.always(async () => { if (g) await removeTree(g.root); });
 
-/** Host command lines (NUL-separated args joined by spaces) of every descendant of `pid`. */
-async function descendants(pid: number): Promise<string[]> {
-  const out: string[] = [];
+/** Pids and host command lines (NUL-separated args joined by spaces) of every descendant of `pid`. */
+async function descendants(pid: number): Promise<{ pid: number; cmdline: string }[]> {
+  const out: { pid: number; cmdline: string }[] = [];
   const walk = async (p: number) => {
     for (const task of await readdir(`/proc/${p}/task`).catch(() => [] as string[])) {
       const kids = (await readFile(`/proc/${p}/task/${task}/children`, 'utf8').catch(() => '')).trim().split(/\s+/).filter(Boolean).map(Number);
       for (const k of kids) {
-        out.push((await readFile(`/proc/${k}/cmdline`, 'latin1').catch(() => '')).split('\0').join(' ').trim());
+        out.push({ pid: k, cmdline: (await readFile(`/proc/${k}/cmdline`, 'latin1').catch(() => '')).split('\0').join(' ').trim() });
         await walk(k);
       }
     }
@@ -37,19 +39,27 @@ async function descendants(pid: number): Promise<string[]> {
   return out;
 }
 
-/** Starts `emulator ARGS /bin/sh -c '/bin/sleep 3'` with `env`; returns the command line of the emulator running sleep. */
-async function sleepingChild(args: string[], env: Record<string, string> = {}): Promise<string> {
+/**
+ * Starts `emulator ARGS /bin/sh -c '/bin/sleep 3'` with `env`; returns what `look` finds in the
+ * emulator running sleep (its pid and host command line), or undefined when none ran.
+ */
+async function whileSleeping<T>(args: string[], env: Record<string, string>, look: (pid: number, cmdline: string) => Promise<T>): Promise<T | undefined> {
   const child = spawn('chroot', [g.root, g.emulator, ...args, '/bin/sh', '-c', '/bin/sleep 3; true'], { env: { PATH: GUEST_PATH, ...env }, stdio: 'ignore' });
   try {
     for (let i = 0; i < 100; i++) {
       await new Promise((r) => setTimeout(r, 50));
-      const found = (await descendants(child.pid!)).find((c) => c.includes('-execve-fd') && c.includes('/bin/sleep'));
-      if (found) return found;
+      const found = (await descendants(child.pid!)).find((c) => c.cmdline.includes('-execve-fd') && c.cmdline.includes('/bin/sleep'));
+      if (found) return await look(found.pid, found.cmdline);
     }
-    return '(no child emulator running /bin/sleep found)';
+    return undefined;
   } finally {
     child.kill('SIGKILL');
   }
+}
+
+/** The host command line of the child emulator running /bin/sleep. */
+async function sleepingChild(args: string[], env: Record<string, string> = {}): Promise<string> {
+  return (await whileSleeping(args, env, async (_pid, cmdline) => cmdline)) ?? '(no child emulator running /bin/sleep found)';
 }
 
 test('-lean-htable on given on the command line reaches the child emulator of an intercepted exec', async (t) => {
@@ -72,13 +82,49 @@ test('a value other than on, off, 1 or 0 is refused in one line, from the option
   t.is(r.stderr, "qemu: -lean-htable: '' is not on, off, 1 or 0\n");
 });
 
-test('the same guest results with the lever on and off (a table that must grow: many programs and code paths)', async (t) => {
-  const script = 'for p in /bin/* /usr/bin/*; do [ -x "$p" ] && echo "${p##*/}"; done | sort | md5sum; ls -lR /etc /usr/share 2>&1 | wc -l; expr 6 \\* 7; sh -c "exit 3"; echo $?';
-  const off = await runGuest(g, [LEAN.flag, 'off', '/bin/sh', '-c', script], { mounts: false });
-  const on = await runGuest(g, [LEAN.flag, 'on', '/bin/sh', '-c', script], { mounts: false });
-  t.is(off.code, 0, off.stderr);
-  t.regex(off.stdout, /\n42\n3\n$/);
-  t.is(on.code, off.code);
-  t.is(on.stdout, off.stdout);
-  t.is(on.stderr, off.stderr);
+for (const lever of [LEAN, HUGE]) {
+  test(`the same guest results with ${lever.flag} on and off (a hash table that must grow: many programs and code paths)`, async (t) => {
+    const script = 'for p in /bin/* /usr/bin/*; do [ -x "$p" ] && echo "${p##*/}"; done | sort | md5sum; ls -lR /etc /usr/share 2>&1 | wc -l; expr 6 \\* 7; sh -c "exit 3"; echo $?';
+    const off = await runGuest(g, [lever.flag, 'off', '/bin/sh', '-c', script], { mounts: false });
+    const on = await runGuest(g, [lever.flag, 'on', '/bin/sh', '-c', script], { mounts: false });
+    t.is(off.code, 0, off.stderr);
+    t.regex(off.stdout, /\n42\n3\n$/);
+    t.is(on.code, off.code);
+    t.is(on.stdout, off.stdout);
+    t.is(on.stderr, off.stderr);
+  });
+}
+
+/** The [heap] mappings of process `pid` (/proc/PID/smaps): start address and whether advised for huge pages (VmFlags "hg"). */
+async function heapMappings(pid: number): Promise<{ start: bigint; hugeAdvised: boolean }[]> {
+  const smaps = await readFile(`/proc/${pid}/smaps`, 'utf8');
+  return smaps.split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/).filter((m) => /^\S+ \S+ \S+ \S+ \S+\s+\[heap\]/.test(m))
+    .map((m) => ({ start: BigInt('0x' + m.slice(0, m.indexOf('-'))), hugeAdvised: / hg( |$)/m.test(/^VmFlags:(.*)$/m.exec(m)?.[1] ?? '') }));
+}
+const TWO_MIB = 2n * 1024n * 1024n;
+
+test('-huge-heap on reaches the child emulator; QEMU_HUGE_HEAP=off reaches it as -huge-heap off; the command line wins', async (t) => {
+  t.regex(await sleepingChild(['-execve', HUGE.flag, 'on']), / -huge-heap on .*-- \/bin\/sleep 3$/);
+  t.regex(await sleepingChild(['-execve'], { [HUGE.env]: 'off' }), / -huge-heap off .*-- \/bin\/sleep 3$/);
+  t.regex(await sleepingChild(['-execve', HUGE.flag, '0'], { [HUGE.env]: 'on' }), / -huge-heap 0 .*-- \/bin\/sleep 3$/);
+});
+
+test('-huge-heap: a value other than on, off, 1 or 0 is refused in one line', async (t) => {
+  const r = await runGuest(g, [HUGE.flag, 'yes', '/bin/true'], { mounts: false });
+  t.is(r.code, 1);
+  t.is(r.stderr, "qemu: -huge-heap: 'yes' is not on, off, 1 or 0\n");
+});
+
+test('-huge-heap on: the emulator\'s heap continues from a 2 MiB boundary advised for huge pages (unless the host has them off); off: no part of it is', async (t) => {
+  const thp = await readFile('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8').catch(() => '[never]');
+  const hostOn = /\[(always|madvise)\]/.test(thp);
+  const on = await whileSleeping(['-execve', HUGE.flag, 'on'], {}, heapMappings);
+  const off = await whileSleeping(['-execve', HUGE.flag, 'off'], {}, heapMappings);
+  t.truthy(on?.length, 'no heap seen with the lever on');
+  t.truthy(off?.length, 'no heap seen with the lever off');
+  t.false(off!.some((m) => m.hugeAdvised), JSON.stringify(off, (_k, v) => typeof v === 'bigint' ? v.toString(16) : v));
+  const advised = on!.filter((m) => m.hugeAdvised);
+  if (!hostOn) { t.is(advised.length, 0, `the host's transparent huge pages are ${thp.trim()}: the lever must do nothing`); return; }
+  t.is(advised.length, 1, JSON.stringify(on, (_k, v) => typeof v === 'bigint' ? v.toString(16) : v));
+  t.is(advised[0]!.start % TWO_MIB, 0n);
 });
