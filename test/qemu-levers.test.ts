@@ -50,12 +50,21 @@ async function whileSleeping<T>(args: string[], env: Record<string, string>, loo
     for (let i = 0; i < 100; i++) {
       await new Promise((r) => setTimeout(r, 50));
       const found = (await descendants(child.pid!)).find((c) => c.cmdline.includes('-execve-fd') && c.cmdline.includes('/bin/sleep'));
-      if (found) return await look(found.pid, found.cmdline);
+      if (found && await guestLoaded(found.pid)) return await look(found.pid, found.cmdline);
     }
     return undefined;
   } finally {
     child.kill('SIGKILL');
   }
+}
+
+/** Whether emulator `pid` has mapped its guest program (so its start-up, options and heap included, is done); waits up to 5 s. */
+async function guestLoaded(pid: number): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    if ((await readFile(`/proc/${pid}/maps`, 'utf8').catch(() => '')).includes('bin/sleep')) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return false;
 }
 
 /** The host command line of the child emulator running /bin/sleep. */
