@@ -45,6 +45,7 @@ import { printCategories, recordCategories } from '../exec/categories.ts';
 import { buildCensusEmulator } from '../tb-census/build.ts';
 import { runCensus } from '../tb-census/run.ts';
 import { loadAverages } from '../load-average.ts';
+import { median } from '../median.ts';
 
 const run = promisify(execFile);
 const ARCH = (process.env.XBUILD_CONFIGURE_ARCH ?? 'armhf') as WorkloadArch;
@@ -56,7 +57,6 @@ const STOCK = 'stock QEMU + binfmt_misc (userns)';
 const SHIM_ON = 'xbuild through the shim (levers on)';
 const SHIM_WARM = 'xbuild shim, translation cache warm';
 const SHIM_OFF = 'xbuild shim, levers off (QEMU_*=off)';
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function binfmtRun(root: string, emulator: string, script: string): Promise<RunResult> {
   const [magic, mask] = BINFMT[ARCH];

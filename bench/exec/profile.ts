@@ -30,6 +30,7 @@ import { removeTree } from '../../test/helpers/arm-root.ts';
 import { printCategories, recordCategories } from './categories.ts';
 import { buildCensusEmulator } from '../tb-census/build.ts';
 import { runCensus } from '../tb-census/run.ts';
+import { median } from '../median.ts';
 
 const run = promisify(execFile);
 const N = Number(process.env.XBUILD_BENCH_EXECS ?? 100);
@@ -42,7 +43,6 @@ const STAGES: Array<[string, string]> = [
   ['dynamic', '/bin/true'],
 ];
 const loop = (n: number, prog: string) => `i=0; while [ $i -lt ${n} ]; do ${prog}; i=$((i+1)); done; echo done`;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function tinyProgram(out: string): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'xb-tiny-'));

@@ -31,6 +31,7 @@ import { loadAverages } from '../load-average.ts';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { stockQemuPath } from '../../test/helpers/workload.ts';
+import { median } from '../median.ts';
 
 /** Debian's stock static qemu-arm of the same upstream version as xbuild's, or of XBUILD_BENCH_STOCK_VERSION (scripts/fixtures/stock-qemu.sh). */
 async function stockEmulatorFor(xbuildEmulator: string): Promise<{ path?: string; note: string }> {
@@ -77,7 +78,6 @@ async function timed(m: Mode, script: string): Promise<number> {
   return ms;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 const ratio = (a: number, b: number) => `${(a / b).toFixed(3)}x`;
 

@@ -24,6 +24,7 @@ import { assertNoArmBinfmt } from '../../test/helpers/binfmt.ts';
 import { cacheRoot, copyRoot, type DebArch } from '../../test/helpers/shims-roots.ts';
 import { patchedEmulator } from '../../test/helpers/shims-emulator.ts';
 import { chrootRun } from '../../test/helpers/shims-chroot.ts';
+import { median } from '../median.ts';
 
 const run = promisify(execFile);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -33,11 +34,6 @@ function arg(name: string, dflt: string): string {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-};
 
 async function main(): Promise<void> {
   const arch = arg('arch', 'armhf') as DebArch;

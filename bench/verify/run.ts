@@ -11,13 +11,13 @@ import { cacheRoot } from '../../src/cache-root.ts';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { makeImage } from './make-image.ts';
+import { median } from '../median.ts';
 
 const run = promisify(execFile);
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(k); return i > 0 ? Number(process.argv[i + 1]) : d; };
 const largeMiB = arg('--large-mib', 520);
 const hugeMiB = arg('--huge-mib', 0);
 const reps = arg('--reps', 3);
-const median = (xs: number[]) => { const v = [...xs].sort((a, b) => a - b); return v[Math.floor(v.length / 2)]!; };
 const cache = join(cacheRoot(process.env), 'bench', 'verify');
 
 async function timed(cmd: string, args: string[]): Promise<{ seconds: number; rssKiB: number; stdout: string }> {

@@ -13,6 +13,7 @@ import { promisify } from 'node:util';
 import { cacheRoot } from '../../src/cache-root.ts';
 import { findEmulator } from '../../test/helpers/emulators.ts';
 import { makeBase } from './make-base.ts';
+import { median } from '../median.ts';
 
 const run = promisify(execFile);
 const arg = (k: string, d: number) => { const i = process.argv.indexOf(k); return i > 0 ? Number(process.argv[i + 1]) : d; };
@@ -22,7 +23,6 @@ if (!(await stat('dist/xbuild.mjs').catch(() => undefined))) throw new Error('di
 if (!(await stat(join(baseDir, 'index.json')).catch(() => undefined))) await makeBase(baseDir, 5);
 const qemuDir = dirname(await findEmulator('arm'));
 const out = await mkdtemp(join(tmpdir(), 'xb-bench-wrap-cache-'));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function wrapOnce(extra: string[], i: number): Promise<{ s: number; digest: string }> {
   const t0 = process.hrtime.bigint();
