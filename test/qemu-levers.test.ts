@@ -72,27 +72,31 @@ async function sleepingChild(args: string[], env: Record<string, string> = {}): 
   return (await whileSleeping(args, env, async (_pid, cmdline) => cmdline)) ?? '(no child emulator running /bin/sleep found)';
 }
 
-test('-lean-htable on given on the command line reaches the child emulator of an intercepted exec', async (t) => {
-  t.regex(await sleepingChild(['-execve', LEAN.flag, 'on']), / -lean-htable on .*-- \/bin\/sleep 3$/);
-});
-
-test('QEMU_LEAN_HTABLE=off in the environment reaches the child as -lean-htable off; the command line wins over it', async (t) => {
-  t.regex(await sleepingChild(['-execve'], { [LEAN.env]: 'off' }), / -lean-htable off .*-- \/bin\/sleep 3$/);
-  t.regex(await sleepingChild(['-execve', LEAN.flag, '1'], { [LEAN.env]: 'off' }), / -lean-htable 1 .*-- \/bin\/sleep 3$/);
-  const none = await sleepingChild(['-execve']);
-  t.true(none.includes('-execve-fd') && !none.includes('lean-htable'), none);
-});
-
-test('a value other than on, off, 1 or 0 is refused in one line, from the option and from the variable', async (t) => {
-  let r = await runGuest(g, [LEAN.flag, 'yes', '/bin/true'], { mounts: false });
-  t.is(r.code, 1);
-  t.is(r.stderr, "qemu: -lean-htable: 'yes' is not on, off, 1 or 0\n");
-  r = await runGuest(g, ['/bin/true'], { mounts: false, env: { [LEAN.env]: '' } });
-  t.is(r.code, 1);
-  t.is(r.stderr, "qemu: -lean-htable: '' is not on, off, 1 or 0\n");
-});
+/** The child's command line carries `flag value` (then the program). */
+const passes = (flag: string, value: string) => new RegExp(` ${flag} ${value} .*-- \\/bin\\/sleep 3$`);
 
 for (const lever of [LEAN, HUGE]) {
+  test(`${lever.flag} on given on the command line reaches the child emulator of an intercepted exec`, async (t) => {
+    t.regex(await sleepingChild(['-execve', lever.flag, 'on']), passes(lever.flag, 'on'));
+  });
+
+  test(`${lever.env}=off in the environment reaches the child as ${lever.flag} off; the command line wins over it`, async (t) => {
+    t.regex(await sleepingChild(['-execve'], { [lever.env]: 'off' }), passes(lever.flag, 'off'));
+    t.regex(await sleepingChild(['-execve', lever.flag, '1'], { [lever.env]: 'off' }), passes(lever.flag, '1'));
+    t.regex(await sleepingChild(['-execve', lever.flag, '0'], { [lever.env]: 'on' }), passes(lever.flag, '0'));
+    const none = await sleepingChild(['-execve']);
+    t.true(none.includes('-execve-fd') && !none.includes(lever.flag.slice(1)), none);
+  });
+
+  test(`${lever.flag}: a value other than on, off, 1 or 0 is refused in one line, from the option and from the variable`, async (t) => {
+    let r = await runGuest(g, [lever.flag, 'yes', '/bin/true'], { mounts: false });
+    t.is(r.code, 1);
+    t.is(r.stderr, `qemu: ${lever.flag}: 'yes' is not on, off, 1 or 0\n`);
+    r = await runGuest(g, ['/bin/true'], { mounts: false, env: { [lever.env]: '' } });
+    t.is(r.code, 1);
+    t.is(r.stderr, `qemu: ${lever.flag}: '' is not on, off, 1 or 0\n`);
+  });
+
   test(`the same guest results with ${lever.flag} on and off (a hash table that must grow: many programs and code paths)`, async (t) => {
     const script = 'for p in /bin/* /usr/bin/*; do [ -x "$p" ] && echo "${p##*/}"; done | sort | md5sum; ls -lR /etc /usr/share 2>&1 | wc -l; expr 6 \\* 7; sh -c "exit 3"; echo $?';
     const off = await runGuest(g, [lever.flag, 'off', '/bin/sh', '-c', script], { mounts: false });
@@ -112,18 +116,6 @@ async function heapMappings(pid: number): Promise<{ start: bigint; hugeAdvised: 
     .map((m) => ({ start: BigInt('0x' + m.slice(0, m.indexOf('-'))), hugeAdvised: / hg( |$)/m.test(/^VmFlags:(.*)$/m.exec(m)?.[1] ?? '') }));
 }
 const TWO_MIB = 2n * 1024n * 1024n;
-
-test('-huge-heap on reaches the child emulator; QEMU_HUGE_HEAP=off reaches it as -huge-heap off; the command line wins', async (t) => {
-  t.regex(await sleepingChild(['-execve', HUGE.flag, 'on']), / -huge-heap on .*-- \/bin\/sleep 3$/);
-  t.regex(await sleepingChild(['-execve'], { [HUGE.env]: 'off' }), / -huge-heap off .*-- \/bin\/sleep 3$/);
-  t.regex(await sleepingChild(['-execve', HUGE.flag, '0'], { [HUGE.env]: 'on' }), / -huge-heap 0 .*-- \/bin\/sleep 3$/);
-});
-
-test('-huge-heap: a value other than on, off, 1 or 0 is refused in one line', async (t) => {
-  const r = await runGuest(g, [HUGE.flag, 'yes', '/bin/true'], { mounts: false });
-  t.is(r.code, 1);
-  t.is(r.stderr, "qemu: -huge-heap: 'yes' is not on, off, 1 or 0\n");
-});
 
 // The guest root has no /sys, so the emulator cannot read the host's setting and goes ahead;
 // the second test gives the root a setting that says "never".

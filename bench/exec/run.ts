@@ -78,7 +78,6 @@ async function timed(m: Mode, script: string): Promise<number> {
   return ms;
 }
 
-
 const ratio = (a: number, b: number) => `${(a / b).toFixed(3)}x`;
 
 async function main(): Promise<void> {

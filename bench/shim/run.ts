@@ -34,7 +34,6 @@ function arg(name: string, dflt: string): string {
   return i > 0 && process.argv[i + 1] ? process.argv[i + 1]! : dflt;
 }
 
-
 async function main(): Promise<void> {
   const arch = arg('arch', 'armhf') as DebArch;
   const rounds = Number(arg('rounds', '5'));
