@@ -109,11 +109,25 @@ for (const lever of [LEAN, HUGE]) {
   });
 }
 
-/** The [heap] mappings of process `pid` (/proc/PID/smaps): start address and whether advised for huge pages (VmFlags "hg"). */
-async function heapMappings(pid: number): Promise<{ start: bigint; hugeAdvised: boolean }[]> {
+/** The [heap] mappings of process `pid` (/proc/PID/smaps): start address, whether advised for huge pages (VmFlags "hg"), resident KiB. */
+async function heapMappings(pid: number): Promise<{ start: bigint; hugeAdvised: boolean; rssKiB: number }[]> {
   const smaps = await readFile(`/proc/${pid}/smaps`, 'utf8');
   return smaps.split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/).filter((m) => /^\S+ \S+ \S+ \S+ \S+\s+\[heap\]/.test(m))
-    .map((m) => ({ start: BigInt('0x' + m.slice(0, m.indexOf('-'))), hugeAdvised: / hg( |$)/m.test(/^VmFlags:(.*)$/m.exec(m)?.[1] ?? '') }));
+    .map((m) => ({
+      start: BigInt('0x' + m.slice(0, m.indexOf('-'))),
+      hugeAdvised: / hg( |$)/m.test(/^VmFlags:(.*)$/m.exec(m)?.[1] ?? ''),
+      rssKiB: Number(/^Rss:\s+(\d+) kB$/m.exec(m)?.[1] ?? NaN),
+    }));
+}
+
+/** Starts `emulator ARGS /bin/sleep 3` with `env` (no -execve: the emulator itself runs sleep); returns what `look` finds in it once the guest is loaded. */
+async function whileEmulatorSleeps<T>(args: string[], env: Record<string, string>, look: (pid: number) => Promise<T>): Promise<T | undefined> {
+  const child = spawn('chroot', [g.root, g.emulator, ...args, '/bin/sleep', '3'], { env: { PATH: GUEST_PATH, ...env }, stdio: 'ignore' });
+  try {
+    return await guestLoaded(child.pid!) ? await look(child.pid!) : undefined;
+  } finally {
+    child.kill('SIGKILL');
+  }
 }
 const TWO_MIB = 2n * 1024n * 1024n;
 
@@ -131,6 +145,34 @@ test.serial('-huge-heap on: the emulator\'s heap continues from a 2 MiB boundary
   const advised = on!.filter((m) => m.hugeAdvised);
   t.is(advised.length, 1, hex(on));
   t.is(advised[0]!.start % TWO_MIB, 0n);
+});
+
+// patches/0040 reads -huge-heap before anything in the emulator allocates (a constructor
+// that runs before QEMU's own), the way parse_args() reads it later: the twin first, then the
+// options before the program, skipping each option's argument. What was written to the heap
+// before that point stays outside the advised part: with the lever on, only glibc's static TLS
+// block (a few KiB) is there; with it off, glibc's first heap and QEMU's start-up blocks are.
+const EARLY_CASES: { args: string[]; env: Record<string, string>; advised: boolean }[] = [
+  { args: [HUGE.flag, 'on'], env: {}, advised: true },
+  { args: [], env: { [HUGE.env]: 'on' }, advised: true },
+  { args: [HUGE.flag, 'off'], env: { [HUGE.env]: 'on' }, advised: false },
+  { args: [`-${HUGE.flag}`, '1'], env: { [HUGE.env]: '0' }, advised: true },
+  { args: ['-E', 'X=1', HUGE.flag, 'on'], env: {}, advised: true },
+  { args: [HUGE.flag, 'on', '-E', 'X=1', HUGE.flag, 'off'], env: {}, advised: false },
+  { args: [], env: {}, advised: false },
+];
+test.serial('-huge-heap is read as parse_args() reads it, before anything allocates: the heap below the advised part holds only a few KiB', async (t) => {
+  for (const c of EARLY_CASES) {
+    const what = `${c.args.join(' ')} ${hex(c.env)}`;
+    const heap = await whileEmulatorSleeps(c.args, c.env, heapMappings);
+    if (!heap?.length) { t.fail(`${what}: no heap seen`); continue; }
+    const advised = heap.filter((m) => m.hugeAdvised);
+    const rest = heap.filter((m) => !m.hugeAdvised).reduce((n, m) => n + m.rssKiB, 0);
+    t.log(`${what}: ${advised.length} advised, ${rest} KiB resident outside`);
+    t.is(advised.length, c.advised ? 1 : 0, `${what}: ${hex(heap)}`);
+    if (c.advised) t.true(rest <= 16, `${what}: ${rest} KiB written before the advised heap: ${hex(heap)}`);
+    else t.true(rest >= 64, `${what}: only ${rest} KiB of heap without the lever: ${hex(heap)}`);
+  }
 });
 
 test.serial('-huge-heap on does nothing where transparent huge pages are "never"', async (t) => {

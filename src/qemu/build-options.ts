@@ -5,11 +5,14 @@ import type { QemuArch } from '../oci/platform.ts';
 /**
  * Static linux-user emulators only, nothing optional (no system emulation,
  * tools, docs, firmware blobs, or default features that would pull static
- * libraries in). Non-PIE: see patches/README.md for the measurement.
+ * libraries in). Non-PIE, and link-time optimised (a 17% smaller image:
+ * fewer pages faulted by every short-lived emulator process): see
+ * patches/README.md for both measurements.
  */
 export const CONFIGURE_FLAGS: readonly string[] = [
   '--static',
   '--disable-pie',
+  '--enable-lto',
   '--disable-system',
   '--enable-linux-user',
   '--disable-tools',
