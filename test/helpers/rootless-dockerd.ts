@@ -32,7 +32,7 @@ export function dockerdArgs(s: Pick<RootlessSession, 'home' | 'env'>): string[] 
   const xdg = s.env.XDG_RUNTIME_DIR!;
   return ['--data-root', join(s.home, '.local/share/docker'), '--exec-root', join(xdg, 'docker'),
     '-H', `unix://${join(xdg, 'docker.sock')}`, '--pidfile', join(xdg, 'docker.pid'),
-    '--iptables=false', '--ip6tables=false', '--bridge=none', '--storage-driver', 'overlay2'];
+    '--iptables=false', '--ip6tables=false', '--bridge=none', '--ip-forward=false', '--storage-driver', 'overlay2'];
 }
 
 /** rootlesskit's settings, as environment variables of dockerd-rootless.sh. */
