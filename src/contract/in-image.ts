@@ -40,7 +40,7 @@ export function qemuArchOfElf(e: { class: number; endianness: 'little' | 'big'; 
 /** The option the shim passes to the emulator to turn on execve interception. */
 export const EMULATOR_EXECVE_FLAG = '-execve';
 /**
- * The emulator's levers (patches/0020, 0030 and 0040, each `-flag on|off|1|0` with a
+ * The emulator's levers (patches/0020, 0030, 0040 and 0050, each `-flag on|off|1|0` with a
  * QEMU_* environment twin, inherited by children): the shim passes `flag on`
  * for each, so cross-build-start turns them on, unless the environment sets
  * the twin, which then decides (`QEMU_LEAN_HTABLE=off` turns that one off;
@@ -51,6 +51,7 @@ export const EMULATOR_LEVERS: readonly { flag: string; env: string; series: numb
   { flag: '-lean-htable', env: 'QEMU_LEAN_HTABLE', series: 6, shim: 4 },
   { flag: '-tb-cache', env: 'QEMU_TB_CACHE', series: 7, shim: 5 },
   { flag: '-huge-heap', env: 'QEMU_HUGE_HEAP', series: 8, shim: 6 },
+  { flag: '-vfork-wait', env: 'QEMU_VFORK_WAIT', series: 10, shim: 7 },
 ];
 /**
  * Where `-tb-cache on` keeps translated blocks (patches/0030
@@ -101,7 +102,7 @@ export const NT_XBUILD_EXECVE = 1;
 /** Note type in the host-native shim; desc = ASCII "shim version=<N>". */
 export const NT_XBUILD_SHIM = 2;
 /** Bumped whenever the shim's behaviour changes; carried in its ELF note ("shim version=<N>"). */
-export const SHIM_VERSION = 6;
+export const SHIM_VERSION = 7;
 /** Oldest patch series whose emulator accepts every option this build's shim passes. */
 export const SERIES_THE_SHIM_NEEDS = seriesTheShimNeeds(SHIM_VERSION);
 

@@ -11,7 +11,7 @@ import { XbuildError } from '../errors.ts';
  * patches/0003-linux-user-xbuild-marker.patch (a test keeps them equal) and
  * appears in the emulator's ELF note ("execve-intercept series=<N> ...").
  */
-export const SERIES_VERSION = 9;
+export const SERIES_VERSION = 10;
 
 export interface SeriesPatch { name: string; sha256: string; text: string }
 export interface Series {
