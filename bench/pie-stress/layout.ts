@@ -37,13 +37,17 @@ export function parseMaps(text: string, imageName: string): Layout {
   };
 }
 
-/** Starts `chroot root emulator guestSleep 1` and reads the emulator's maps once it runs. */
+/**
+ * Starts `chroot root emulator guestArgv...` and reads the emulator's maps once it has loaded the
+ * guest program (its file mapped: the guest reservation is made by then; the heap exists earlier).
+ */
 export async function sampleLayout(root: string, emulator: string, guestArgv: string[]): Promise<Layout> {
   const child = spawn('/usr/sbin/chroot', [root, emulator, ...guestArgv], { stdio: 'ignore', env: { PATH: '/usr/bin:/bin' } });
   const done = new Promise<void>((r) => child.on('close', () => r()));
+  const guestFile = guestArgv[0]!.replace(/^\/+/, '');
   try {
     let text = '';
-    for (let i = 0; i < 50 && !text.includes('[heap]'); i++) {
+    for (let i = 0; i < 50 && !(text.includes('[heap]') && text.includes(guestFile)); i++) {
       await sleep(40);
       text = await readFile(`/proc/${child.pid}/maps`, 'utf8').catch(() => '');
       if (!text.includes(emulator.split('/').pop()!)) text = ''; // still chroot, not yet the emulator
