@@ -157,7 +157,9 @@ The emulators bin/qemu-*-static are QEMU ${rec.qemu.version} built as follows:
 2. Patches: the series in patches/ (series version ${series.version}, hash ${series.hash}), applied in the
    order of patches/series with \`patch -p1 --fuzz=0\`.
 3. Build: \`xbuild qemu build --source ${source.file}\` of xbuild ${version}
-   (configure flags and toolchain in manifest.json; the recipe is src/qemu/ of xbuild's source).
+   (configure flags and toolchain in manifest.json; the recipe is src/qemu/ of xbuild's source).${rec.buildOptions.profileSha256 ? `
+   Compiled with gcc's profile patches/pgo/profile.tar.xz (sha256 ${rec.buildOptions.profileSha256}),
+   the counters of a training run (patches/pgo/train.sh; patches/pgo/profile.json says how it was made).` : ''}
 
 bin/xbuild-shim is xbuild's own program (MIT), compiled from shims/${SHIM_SOURCE_NAME} and the
 parts it includes from shims/${SHIM_PARTS_DIR}/ of xbuild ${version} (source sha256

@@ -12,6 +12,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { XbuildError } from '../errors.ts';
+import type { EmulatorBuildOptions } from '../qemu/key.ts';
 
 export const PLATFORM_PACKAGE = '@xbuild/linux-x64';
 export const PLATFORM_MANIFEST = 'manifest.json';
@@ -30,7 +31,7 @@ export interface PlatformManifest {
     /** Exact corresponding source: where to get it and its sha256 (SOURCE.md says more). */
     source: { kind: string; file: string; url: string; sha256: string; debianPackage?: string };
     targets: string[];
-    buildOptions: { configure: string[]; strip: boolean };
+    buildOptions: EmulatorBuildOptions;
     toolchain: Record<string, string>;
   };
   series: { version: number; hash: string; patches: { name: string; sha256: string }[] };

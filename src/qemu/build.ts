@@ -15,7 +15,8 @@ import { QEMU_ARCHES, type QemuArch } from '../oci/platform.ts';
 import { CONFIGURE_FLAGS, ninjaTargets, STRIP, targetList } from './build-options.ts';
 import { checkEmulator } from './elf-check.ts';
 import { fetchPinnedTarball, type FetchLike, type PinnedTarball } from './download.ts';
-import { buildKey } from './key.ts';
+import { buildKey, type EmulatorBuildOptions } from './key.ts';
+import { planProfile, profileUse } from './pgo.ts';
 import { runStep } from './run-step.ts';
 import { readSeries } from './series.ts';
 import { detectSource, type QemuSource } from './source.ts';
@@ -34,6 +35,10 @@ export interface BuildOptions {
   python?: string;
   fetchImpl?: FetchLike;
   pin?: PinnedTarball;
+  /** A training build (bench/pgo/train.ts): gcc instrumentation, never the profile. */
+  instrument?: boolean;
+  /** Compile with the series' gcc profile when it fits (default); false builds without it. */
+  profile?: boolean;
 }
 
 export interface BuildResult {
@@ -71,7 +76,13 @@ export async function buildEmulators(o: BuildOptions): Promise<BuildResult> {
     const file = await fetchPinnedTarball(join(cacheRoot(o.env), 'downloads'), { pin: o.pin, fetchImpl: o.fetchImpl, onProgress: progress });
     source = await detectSource(file);
   }
-  const buildOptions = { configure: [...CONFIGURE_FLAGS], strip: STRIP };
+  const env = { ...o.env, LC_ALL: 'C' };
+  const compiler = await firstLine('cc', ['--version'], env);
+  const plan = await planProfile(o, series.dir, { qemuVersion: source.version, sourceSha256: source.sha256, seriesHash: series.hash, configure: CONFIGURE_FLAGS, compiler });
+  const buildOptions: EmulatorBuildOptions = {
+    configure: [...CONFIGURE_FLAGS, ...plan.configure], strip: STRIP,
+    ...(plan.profile ? { profileSha256: plan.profile.manifest.archiveSha256 } : {}),
+  };
   const key = buildKey({ qemuVersion: source.version, sourceSha256: source.sha256, seriesHash: series.hash, targets, buildOptions });
   const dir = join(base, key);
 
@@ -88,7 +99,7 @@ export async function buildEmulators(o: BuildOptions): Promise<BuildResult> {
   await mkdir(work, { recursive: true });
   await mkdir(logDir, { recursive: true });
   await writeFile(log, `xbuild qemu build ${new Date().toISOString()}\nsource: ${source.kind} ${source.path} (QEMU ${source.version}, sha256 ${source.sha256})\nseries: ${series.hash}\ntargets: ${targets.join(',')}\n`);
-  const env = { ...o.env, LC_ALL: 'C' };
+  progress({ kind: 'log', message: plan.profile ? `gcc profile: ${plan.profile.archive} (trained on ${plan.profile.manifest.trained.map((t) => t.arch).join(', ')})` : o.instrument ? 'gcc profile: instrumented training build' : `gcc profile: not used: ${plan.reason}` });
   try {
     const src = await unpack(source, work, log, env, progress);
     progress({ kind: 'step', message: `applying ${series.patches.length} patches` });
@@ -100,6 +111,7 @@ export async function buildEmulators(o: BuildOptions): Promise<BuildResult> {
     const python = o.python ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
     progress({ kind: 'step', message: `configuring QEMU ${source.version} (${targetList(targets)})` });
     await runStep('configure', join(src, 'configure'), [`--python=${python}`, ...buildOptions.configure, `--target-list=${targetList(targets)}`], { cwd: bdir, env, log, code: 'QEMU_BUILD' });
+    if (plan.profile) await runStep('unpacking the gcc profile', 'tar', ['-xJf', plan.profile.archive, '-C', bdir], { cwd: bdir, env, log, code: 'QEMU_BUILD' });
     progress({ kind: 'step', message: `compiling ${ninjaTargets(targets).join(', ')}` });
     const jobs = o.jobs ?? availableParallelism();
     await runStep('ninja', 'ninja', ['-j', String(jobs), ...ninjaTargets(targets)], {
@@ -125,7 +137,7 @@ export async function buildEmulators(o: BuildOptions): Promise<BuildResult> {
       schema: 1, key, builtAt: new Date().toISOString(), buildSeconds: Math.round((Date.now() - started) / 1000),
       qemu: { version: source.version, source: { kind: source.kind, path: source.path, sha256: source.sha256 } },
       series: { version: series.version, hash: series.hash, patches: series.patches.map((p) => ({ name: p.name, sha256: p.sha256 })) },
-      targets, buildOptions, toolchain: await toolchain(env), outputs,
+      targets, buildOptions, profile: plan.instrument ? { instrumented: true, objectDir: bdir } : profileUse(plan, await readFile(log, 'utf8')), toolchain: await toolchain(env), outputs,
     };
     await writeFile(join(out, BUILD_RECORD), `${JSON.stringify(record, null, 2)}\n`);
     await copyFile(log, join(out, BUILD_LOG));
@@ -188,14 +200,15 @@ async function unpack(source: QemuSource, work: string, log: string, env: Env, p
 }
 
 async function toolchain(env: Env): Promise<Record<string, string>> {
-  const run = promisify(execFile);
-  const first = async (cmd: string, args: string[]): Promise<string> => {
-    try {
-      const { stdout } = await run(cmd, args, { env: env as NodeJS.ProcessEnv });
-      return stdout.split('\n')[0]!.trim();
-    } catch {
-      return 'unknown';
-    }
-  };
-  return { cc: await first('cc', ['--version']), meson: await first('meson', ['--version']), ninja: await first('ninja', ['--version']) };
+  return { cc: await firstLine('cc', ['--version'], env), meson: await firstLine('meson', ['--version'], env), ninja: await firstLine('ninja', ['--version'], env) };
+}
+
+/** First line of a tool's output ('unknown' when it cannot run): what the build record shows of the toolchain. */
+async function firstLine(cmd: string, args: string[], env: Env): Promise<string> {
+  try {
+    const { stdout } = await promisify(execFile)(cmd, args, { env: env as NodeJS.ProcessEnv });
+    return stdout.split('\n')[0]!.trim();
+  } catch {
+    return 'unknown';
+  }
 }

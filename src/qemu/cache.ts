@@ -13,6 +13,8 @@ import { cacheRoot, type Env } from '../cache-root.ts';
 import type { QemuArch } from '../oci/platform.ts';
 import { emulatorFileName } from '../contract/in-image.ts';
 import { readSeries } from './series.ts';
+import type { EmulatorBuildOptions } from './key.ts';
+import type { ProfileUse } from './pgo.ts';
 
 
 /** <root>/qemu: one directory per build key. */
@@ -33,7 +35,9 @@ export interface BuildRecord {
   qemu: { version: string; source: { kind: string; path: string; sha256: string } };
   series: { version: number; hash: string; patches: { name: string; sha256: string }[] };
   targets: QemuArch[];
-  buildOptions: { configure: string[]; strip: boolean };
+  buildOptions: EmulatorBuildOptions;
+  /** The gcc profile: used (with the functions gcc compiled without it), not used and why, or an instrumented build. */
+  profile?: ProfileUse;
   toolchain: Record<string, string>;
   outputs: Record<string, { sha256: string; size: number }>;
 }

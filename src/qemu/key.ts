@@ -8,8 +8,15 @@ export interface BuildInputs {
   sourceSha256: string;
   seriesHash: string;
   targets: QemuArch[];
-  /** configure flags and post-processing (strip) that shape the output. */
-  buildOptions: { configure: string[]; strip: boolean };
+  buildOptions: EmulatorBuildOptions;
+}
+
+/** configure flags, post-processing (strip) and the gcc profile (src/qemu/pgo.ts) that shape the output. */
+export interface EmulatorBuildOptions {
+  configure: string[];
+  strip: boolean;
+  /** sha256 of the profile archive compiled with, when one was. */
+  profileSha256?: string;
 }
 
 /** 20 hex digits of sha256 over a canonical rendering of the inputs (targets sorted). */
@@ -21,6 +28,7 @@ export function buildKey(inputs: BuildInputs): string {
     targets: [...inputs.targets].sort(),
     configure: inputs.buildOptions.configure,
     strip: inputs.buildOptions.strip,
+    profile: inputs.buildOptions.profileSha256 ?? null,
   });
   return createHash('sha256').update(canonical).digest('hex').slice(0, 20);
 }
