@@ -87,6 +87,11 @@ test('platform package: QEMU licence, the patch series of this checkout, and the
   t.true(m.qemu.source.url.endsWith(m.qemu.source.file));
   const source = await readFile(join(plat, 'SOURCE.md'), 'utf8');
   for (const s of [m.qemu.source.url, m.qemu.source.sha256, series.hash, 'patch -p1 --fuzz=0']) t.true(source.includes(s), s);
+  // the gcc profile the emulators were compiled with travels with them, named by SOURCE.md
+  const profile = m.qemu.buildOptions.profileSha256;
+  t.truthy(profile, 'the released emulators were compiled with the gcc profile of patches/pgo/');
+  t.true(source.includes(profile!), 'SOURCE.md names the profile');
+  t.is(sha(await readFile(join(plat, 'patches', 'pgo', 'profile.tar.xz'))), profile!);
 });
 
 test('CLI package: small, pure JavaScript: no ELF or other native file, the bundle, patches and shim source', async (t) => {
