@@ -137,7 +137,7 @@ export async function buildEmulators(o: BuildOptions): Promise<BuildResult> {
       schema: 1, key, builtAt: new Date().toISOString(), buildSeconds: Math.round((Date.now() - started) / 1000),
       qemu: { version: source.version, source: { kind: source.kind, path: source.path, sha256: source.sha256 } },
       series: { version: series.version, hash: series.hash, patches: series.patches.map((p) => ({ name: p.name, sha256: p.sha256 })) },
-      targets, buildOptions, profile: plan.instrument ? { instrumented: true, objectDir: bdir } : profileUse(plan, await readFile(log, 'utf8')), toolchain: await toolchain(env), outputs,
+      targets, buildOptions, profile: plan.instrument ? { instrumented: true, objectDir: bdir } : profileUse(plan, await readFile(log, 'utf8')), toolchain: await toolchain(env, compiler), outputs,
     };
     await writeFile(join(out, BUILD_RECORD), `${JSON.stringify(record, null, 2)}\n`);
     await copyFile(log, join(out, BUILD_LOG));
@@ -199,8 +199,9 @@ async function unpack(source: QemuSource, work: string, log: string, env: Env, p
   return src;
 }
 
-async function toolchain(env: Env): Promise<Record<string, string>> {
-  return { cc: await firstLine('cc', ['--version'], env), meson: await firstLine('meson', ['--version'], env), ninja: await firstLine('ninja', ['--version'], env) };
+/** The build record's toolchain; `cc` was already asked (the profile's fit depends on it). */
+async function toolchain(env: Env, cc: string): Promise<Record<string, string>> {
+  return { cc, meson: await firstLine('meson', ['--version'], env), ninja: await firstLine('ninja', ['--version'], env) };
 }
 
 /** First line of a tool's output ('unknown' when it cannot run): what the build record shows of the toolchain. */

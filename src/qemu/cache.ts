@@ -36,7 +36,7 @@ export interface BuildRecord {
   series: { version: number; hash: string; patches: { name: string; sha256: string }[] };
   targets: QemuArch[];
   buildOptions: EmulatorBuildOptions;
-  /** The gcc profile: used (with the functions gcc compiled without it), not used and why, or an instrumented build. */
+  /** The gcc profile: used (with gcc's count of coverage-mismatch warnings), not used and why, or an instrumented build. */
   profile?: ProfileUse;
   toolchain: Record<string, string>;
   outputs: Record<string, { sha256: string; size: number }>;

@@ -34,7 +34,7 @@ export const PROFILE_USE_CONFIGURE: readonly string[] = [
   '--extra-cflags=-fprofile-use -fprofile-partial-training -fprofile-correction -Wno-missing-profile -Wno-error=coverage-mismatch',
 ];
 
-/** How gcc tags a function whose profile it could not use. */
+/** How gcc tags a function compiled without its profile, or one whose source lines moved (its profile still used). */
 export const PROFILE_WARNING = '[-Wcoverage-mismatch]';
 
 /** patches/pgo/profile.json */
