@@ -11,7 +11,7 @@ import { readBuildRecord } from '../src/qemu/cache.ts';
 import { CONFIGURE_FLAGS } from '../src/qemu/build-options.ts';
 import { buildKey } from '../src/qemu/key.ts';
 import {
-  countProfileWarnings, planProfile, PROFILE_ARCHIVE, PROFILE_DIR, PROFILE_MANIFEST, PROFILE_USE_CONFIGURE, profileUse,
+  countProfileWarnings, planProfile, PROFILE_ARCHIVE, PROFILE_DIR, PROFILE_MANIFEST, PROFILE_USE_CONFIGURE, describePlan, profileUse,
   readProfile, type ProfileInputs, type ProfileManifest,
 } from '../src/qemu/pgo.ts';
 import { defaultPatchesDir, readSeries } from '../src/qemu/series.ts';
@@ -46,14 +46,18 @@ test('a fitting profile is used: its configure flag, its archive in the plan', a
     t.deepEqual(plan.configure, PROFILE_USE_CONFIGURE);
     t.is(plan.profile?.archive, join(dir, PROFILE_DIR, PROFILE_ARCHIVE));
     const log = 'a.c:1: warning: the control flow of function f does not match its profile data (counter arcs) [-Wcoverage-mismatch]\nother line\n';
-    t.deepEqual(profileUse(plan, log), { used: true, archiveSha256: sha('pretend archive'), trained: ['arm'], mismatchWarnings: 1 });
+    t.deepEqual(profileUse(plan, log, '/objects'), { used: true, archiveSha256: sha('pretend archive'), trained: ['arm'], mismatchWarnings: 1 });
+    t.regex(describePlan(plan), /^gcc profile: .*profile\.tar\.xz \(trained on arm\)$/);
     const instrumented = await planProfile({ instrument: true }, dir, inputs);
     t.is(instrumented.instrument, true);
     t.is(instrumented.profile, undefined, 'a training build never uses a profile');
     t.true(instrumented.configure.some((f) => f.includes('-fprofile-generate')));
+    t.deepEqual(profileUse(instrumented, log, '/objects'), { instrumented: true, objectDir: '/objects' });
+    t.is(describePlan(instrumented), 'gcc profile: instrumented training build');
     const off = await planProfile({ profile: false }, dir, inputs);
     t.deepEqual(off, { configure: [], reason: 'turned off (--no-profile)' });
-    t.deepEqual(profileUse(off, log), { used: false, reason: 'turned off (--no-profile)' });
+    t.deepEqual(profileUse(off, log, '/objects'), { used: false, reason: 'turned off (--no-profile)' });
+    t.is(describePlan(off), 'gcc profile: not used: turned off (--no-profile)');
   } finally { await rm(dir, { recursive: true, force: true }); }
 });
 

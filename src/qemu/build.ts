@@ -16,7 +16,7 @@ import { CONFIGURE_FLAGS, ninjaTargets, STRIP, targetList } from './build-option
 import { checkEmulator } from './elf-check.ts';
 import { fetchPinnedTarball, type FetchLike, type PinnedTarball } from './download.ts';
 import { buildKey, type EmulatorBuildOptions } from './key.ts';
-import { planProfile, profileUse } from './pgo.ts';
+import { describePlan, planProfile, profileUse } from './pgo.ts';
 import { runStep } from './run-step.ts';
 import { readSeries } from './series.ts';
 import { detectSource, type QemuSource } from './source.ts';
@@ -99,7 +99,7 @@ export async function buildEmulators(o: BuildOptions): Promise<BuildResult> {
   await mkdir(work, { recursive: true });
   await mkdir(logDir, { recursive: true });
   await writeFile(log, `xbuild qemu build ${new Date().toISOString()}\nsource: ${source.kind} ${source.path} (QEMU ${source.version}, sha256 ${source.sha256})\nseries: ${series.hash}\ntargets: ${targets.join(',')}\n`);
-  progress({ kind: 'log', message: plan.profile ? `gcc profile: ${plan.profile.archive} (trained on ${plan.profile.manifest.trained.map((t) => t.arch).join(', ')})` : o.instrument ? 'gcc profile: instrumented training build' : `gcc profile: not used: ${plan.reason}` });
+  progress({ kind: 'log', message: describePlan(plan) });
   try {
     const src = await unpack(source, work, log, env, progress);
     progress({ kind: 'step', message: `applying ${series.patches.length} patches` });
@@ -137,7 +137,7 @@ export async function buildEmulators(o: BuildOptions): Promise<BuildResult> {
       schema: 1, key, builtAt: new Date().toISOString(), buildSeconds: Math.round((Date.now() - started) / 1000),
       qemu: { version: source.version, source: { kind: source.kind, path: source.path, sha256: source.sha256 } },
       series: { version: series.version, hash: series.hash, patches: series.patches.map((p) => ({ name: p.name, sha256: p.sha256 })) },
-      targets, buildOptions, profile: plan.instrument ? { instrumented: true, objectDir: bdir } : profileUse(plan, await readFile(log, 'utf8')), toolchain: await toolchain(env, compiler), outputs,
+      targets, buildOptions, profile: profileUse(plan, await readFile(log, 'utf8'), bdir), toolchain: await toolchain(env, compiler), outputs,
     };
     await writeFile(join(out, BUILD_RECORD), `${JSON.stringify(record, null, 2)}\n`);
     await copyFile(log, join(out, BUILD_LOG));

@@ -128,8 +128,16 @@ export async function planProfile(o: { instrument?: boolean; profile?: boolean }
   return { configure: PROFILE_USE_CONFIGURE, profile };
 }
 
-/** build.json `profile` of a finished build that was not instrumented, from its plan and its log. */
-export function profileUse(plan: ProfilePlan, log: string): ProfileUse {
+/** The build's progress line about the profile. */
+export function describePlan(plan: ProfilePlan): string {
+  if (plan.instrument) return 'gcc profile: instrumented training build';
+  if (!plan.profile) return `gcc profile: not used: ${plan.reason!}`;
+  return `gcc profile: ${plan.profile.archive} (trained on ${plan.profile.manifest.trained.map((t) => t.arch).join(', ')})`;
+}
+
+/** build.json `profile` of a finished build: from its plan, its log and (for a training build) where its objects are. */
+export function profileUse(plan: ProfilePlan, log: string, objectDir: string): ProfileUse {
+  if (plan.instrument) return { instrumented: true, objectDir };
   if (!plan.profile) return { used: false, reason: plan.reason! };
   const m = plan.profile.manifest;
   return { used: true, archiveSha256: m.archiveSha256, trained: m.trained.map((t) => t.arch), mismatchWarnings: countProfileWarnings(log) };
